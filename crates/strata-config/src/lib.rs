@@ -1,0 +1,504 @@
+//! Typed, validated configuration for Strata.
+//!
+//! One TOML file (see `strata.example.toml` at the repository root), overridden by
+//! `STRATA_*` environment variables (nested keys joined by `__`, e.g.
+//! `STRATA_HTTP__LISTEN=0.0.0.0:8080`), overridden in turn by command-line flags.
+//! With no file and no variables, [`Config::default`] gives the embedded defaults: data in
+//! `./strata-data`, HTTP on `127.0.0.1:8080`, SQLite storage.
+//!
+//! This crate does no I/O besides reading the configuration file; it never creates
+//! directories or binds sockets. Every error names the offending key, so a person knows what
+//! to fix: unknown keys are rejected too, because a typo silently ignored is worse than a
+//! refusal to start.
+//!
+//! The principal type is [`Config`]; [`Loader`] layers the sources and validates the result.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Prefix of every environment variable that overrides a configuration key.
+pub const ENV_PREFIX: &str = "STRATA_";
+
+/// Environment variables with the prefix that are not configuration keys.
+const ENV_NOT_CONFIG: &[&str] = &["config", "admin_password", "admin_username"];
+
+/// A configuration problem, always naming the key (or file) at fault.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A source could not be read or a value has the wrong type or an unknown key.
+    #[error("configuration error: {0}")]
+    Source(String),
+    /// A value parsed but is outside what Strata accepts.
+    #[error("configuration key `{key}`: {message}")]
+    Invalid {
+        /// Dotted path of the key, e.g. `http.max_body_bytes`.
+        key: &'static str,
+        /// What is wrong and what would be accepted.
+        message: String,
+    },
+    /// The configuration file named explicitly does not exist.
+    #[error("configuration file {0} does not exist (copy strata.example.toml to start one)")]
+    MissingFile(PathBuf),
+}
+
+/// The whole configuration of a Strata node.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Directory holding the embedded database and any other state.
+    pub data_dir: PathBuf,
+    /// Logging.
+    pub log: LogConfig,
+    /// HTTP listener (REST API, device HTTP API, metrics).
+    pub http: HttpConfig,
+    /// Storage backend.
+    pub storage: StorageConfig,
+    /// Telemetry ingest and retention.
+    pub telemetry: TelemetryConfig,
+    /// Management API authentication.
+    pub auth: AuthConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./strata-data"),
+            log: LogConfig::default(),
+            http: HttpConfig::default(),
+            storage: StorageConfig::default(),
+            telemetry: TelemetryConfig::default(),
+            auth: AuthConfig::default(),
+        }
+    }
+}
+
+/// Log output.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A `tracing` filter: a level (`error` .. `trace`) or directives such as
+    /// `info,strata_store=debug`.
+    pub level: String,
+    /// `text` for people, `json` for log collectors.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The HTTP listener.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Address and port to listen on; port 0 picks a free port (printed at start).
+    pub listen: SocketAddr,
+    /// Largest request body accepted, in bytes; larger bodies get 413.
+    pub max_body_bytes: usize,
+    /// Time limit for one request, e.g. `30s`.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_body_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Durability of a commit.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncMode {
+    /// fsync on every commit: an acknowledged write survives power loss.
+    Full,
+    /// fsync at checkpoints only: an acknowledged write survives a crash of Strata but may be
+    /// lost on power loss.
+    Normal,
+}
+
+/// Storage backend settings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// Only `sqlite` (embedded, in `data_dir`) exists today.
+    pub backend: String,
+    /// Commit durability.
+    pub sync: SyncMode,
+    /// Most rows one group commit may hold; larger batches amortise the fsync.
+    pub max_batch_rows: usize,
+    /// Write requests that may wait for the writer before callers are slowed down.
+    pub writer_queue: usize,
+    /// Read-only connections serving queries.
+    pub read_connections: usize,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            backend: "sqlite".into(),
+            sync: SyncMode::Full,
+            max_batch_rows: 50_000,
+            writer_queue: 4096,
+            read_connections: 4,
+        }
+    }
+}
+
+/// Telemetry ingest limits and retention.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetryConfig {
+    /// Points older than this are deleted automatically; `0s` keeps everything.
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
+    /// How often the retention sweep runs.
+    #[serde(with = "humantime_serde")]
+    pub retention_interval: Duration,
+    /// How far in the future a timestamp may lie (device clocks drift); later ones are refused.
+    #[serde(with = "humantime_serde")]
+    pub max_future_skew: Duration,
+    /// Longest key name, in bytes.
+    pub max_key_bytes: usize,
+    /// Most points one request may carry.
+    pub max_points_per_request: usize,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            retention: Duration::ZERO,
+            retention_interval: Duration::from_secs(3600),
+            max_future_skew: Duration::from_secs(24 * 3600),
+            max_key_bytes: 255,
+            max_points_per_request: 100_000,
+        }
+    }
+}
+
+/// Management API authentication.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Lifetime of a session token obtained by signing in.
+    #[serde(with = "humantime_serde")]
+    pub session_ttl: Duration,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            session_ttl: Duration::from_secs(12 * 3600),
+        }
+    }
+}
+
+impl Config {
+    /// Checks values that parse but make no sense, naming the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
+            ConfigError::Invalid {
+                key,
+                message: message.into(),
+            }
+        }
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(invalid("data_dir", "must not be empty"));
+        }
+        if self.log.level.trim().is_empty() {
+            return Err(invalid("log.level", "must not be empty (try `info`)"));
+        }
+        if self.http.max_body_bytes < 64 {
+            return Err(invalid("http.max_body_bytes", "must be at least 64"));
+        }
+        if self.http.request_timeout.is_zero() {
+            return Err(invalid("http.request_timeout", "must be longer than 0s"));
+        }
+        if self.storage.backend != "sqlite" {
+            return Err(invalid(
+                "storage.backend",
+                format!(
+                    "unknown backend `{}`; the only backend today is `sqlite`",
+                    self.storage.backend
+                ),
+            ));
+        }
+        if self.storage.max_batch_rows == 0 {
+            return Err(invalid("storage.max_batch_rows", "must be at least 1"));
+        }
+        if self.storage.writer_queue == 0 {
+            return Err(invalid("storage.writer_queue", "must be at least 1"));
+        }
+        if !(1..=64).contains(&self.storage.read_connections) {
+            return Err(invalid("storage.read_connections", "must be from 1 to 64"));
+        }
+        if !self.telemetry.retention.is_zero() && self.telemetry.retention < Duration::from_secs(60)
+        {
+            return Err(invalid(
+                "telemetry.retention",
+                "must be 0s (keep forever) or at least 1m",
+            ));
+        }
+        if self.telemetry.retention_interval < Duration::from_secs(1) {
+            return Err(invalid(
+                "telemetry.retention_interval",
+                "must be at least 1s",
+            ));
+        }
+        if !(1..=4096).contains(&self.telemetry.max_key_bytes) {
+            return Err(invalid("telemetry.max_key_bytes", "must be from 1 to 4096"));
+        }
+        if self.telemetry.max_points_per_request == 0 {
+            return Err(invalid(
+                "telemetry.max_points_per_request",
+                "must be at least 1",
+            ));
+        }
+        if self.auth.session_ttl < Duration::from_secs(60) {
+            return Err(invalid("auth.session_ttl", "must be at least 1m"));
+        }
+        Ok(())
+    }
+
+    /// Path of the embedded SQLite database inside the data directory.
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.data_dir.join("strata.db")
+    }
+}
+
+/// Layers configuration sources: defaults, then a TOML file, then environment, then overrides.
+#[derive(Debug, Default)]
+pub struct Loader {
+    file: Option<(PathBuf, bool)>,
+    env: Option<Vec<(String, String)>>,
+    overrides: Vec<(&'static str, String)>,
+}
+
+impl Loader {
+    /// A loader with only the defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reads `path`; when `required` is false a missing file is skipped.
+    pub fn file(&mut self, path: impl AsRef<Path>, required: bool) -> &mut Self {
+        self.file = Some((path.as_ref().to_path_buf(), required));
+        self
+    }
+
+    /// Uses these variables instead of the process environment (for tests).
+    pub fn env_vars(&mut self, vars: Vec<(String, String)>) -> &mut Self {
+        self.env = Some(vars);
+        self
+    }
+
+    /// Sets one dotted key from a command-line flag; the value is parsed like a TOML value
+    /// (bare words are strings).
+    pub fn set(&mut self, key: &'static str, value: impl Into<String>) -> &mut Self {
+        self.overrides.push((key, value.into()));
+        self
+    }
+
+    /// Merges the sources and validates the result.
+    pub fn load(&self) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some((path, required)) = &self.file {
+            if path.exists() {
+                figment = figment.merge(Toml::file_exact(path));
+            } else if *required {
+                return Err(ConfigError::MissingFile(path.clone()));
+            }
+        }
+        let env = Env::prefixed(ENV_PREFIX).split("__").ignore(ENV_NOT_CONFIG);
+        figment = match &self.env {
+            None => figment.merge(env),
+            Some(vars) => {
+                // Figment reads the process environment; a scoped copy keeps tests isolated.
+                let mut dict = figment::value::Dict::new();
+                for (name, value) in vars {
+                    let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+                        continue;
+                    };
+                    let key = rest.to_ascii_lowercase().replace("__", ".");
+                    if ENV_NOT_CONFIG.contains(&key.as_str()) {
+                        continue;
+                    }
+                    insert_dotted(&mut dict, &key, parse_scalar(value));
+                }
+                figment.merge(Serialized::defaults(dict))
+            }
+        };
+        for (key, value) in &self.overrides {
+            figment = figment.merge(Serialized::default(key, parse_scalar(value)));
+        }
+        let config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Source(describe(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+fn parse_scalar(raw: &str) -> figment::value::Value {
+    use figment::value::Value;
+    raw.parse::<Value>()
+        .unwrap_or_else(|_| Value::from(raw.to_string()))
+}
+
+fn insert_dotted(dict: &mut figment::value::Dict, key: &str, value: figment::value::Value) {
+    use figment::value::{Dict, Value};
+    match key.split_once('.') {
+        None => {
+            dict.insert(key.to_string(), value);
+        }
+        Some((head, rest)) => {
+            let entry = dict
+                .entry(head.to_string())
+                .or_insert_with(|| Value::from(Dict::new()));
+            if let Value::Dict(_, inner) = entry {
+                insert_dotted(inner, rest, value);
+            }
+        }
+    }
+}
+
+/// Figment's message plus the key path, without its `default.` profile prefix.
+fn describe(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| {
+            let mut text = e.kind.to_string();
+            if !e.path.is_empty() {
+                text = format!("key `{}`: {text}", e.path.join("."));
+            }
+            if let Some(source) = e.metadata.as_ref().and_then(|m| m.source.as_ref()) {
+                text = format!("{text} (from {source})");
+            } else if let Some(m) = &e.metadata {
+                text = format!("{text} (from {})", m.name);
+            }
+            text
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn vars(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_need_nothing() {
+        let config = Loader::new().env_vars(vec![]).load().unwrap();
+        assert_eq!(config, Config::default());
+        assert_eq!(config.http.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.data_dir, PathBuf::from("./strata-data"));
+    }
+
+    #[test]
+    fn file_then_env_then_flags() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(
+            file,
+            "data_dir = \"/tmp/x\"\n[http]\nlisten = \"127.0.0.1:9000\"\nmax_body_bytes = 2048\n[telemetry]\nretention = \"30days\""
+        )
+        .unwrap();
+        let config = Loader::new()
+            .file(file.path(), true)
+            .env_vars(vars(&[
+                ("STRATA_HTTP__MAX_BODY_BYTES", "4096"),
+                ("STRATA_ADMIN_PASSWORD", "ignored"),
+                ("OTHER", "x"),
+            ]))
+            .set("http.listen", "127.0.0.1:0")
+            .load()
+            .unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(config.http.max_body_bytes, 4096);
+        assert_eq!(config.http.listen.port(), 0);
+        assert_eq!(config.telemetry.retention, Duration::from_secs(30 * 86400));
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let err = Loader::new()
+            .env_vars(vars(&[("STRATA_HTTP__LISTEN", "not-an-address")]))
+            .load()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("http.listen"), "{err}");
+
+        let err = Loader::new()
+            .env_vars(vars(&[("STRATA_HTTP__MAX_BODY_BYTES", "12")]))
+            .load()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("http.max_body_bytes"), "{err}");
+
+        let err = Loader::new()
+            .env_vars(vars(&[("STRATA_HTTP__LISTN", "x")]))
+            .load()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("listn"), "{err}");
+
+        let err = Loader::new()
+            .env_vars(vars(&[("STRATA_TELEMETRY__RETENTION", "forever")]))
+            .load()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("telemetry.retention"), "{err}");
+    }
+
+    #[test]
+    fn missing_required_file_is_an_error() {
+        let err = Loader::new()
+            .file("/nonexistent/strata.toml", true)
+            .env_vars(vec![])
+            .load()
+            .unwrap_err();
+        assert!(matches!(err, ConfigError::MissingFile(_)));
+    }
+
+    #[test]
+    fn example_file_is_valid_and_matches_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../strata.example.toml");
+        let config = Loader::new()
+            .file(&path, true)
+            .env_vars(vec![])
+            .load()
+            .unwrap();
+        assert_eq!(config, Config::default());
+    }
+}

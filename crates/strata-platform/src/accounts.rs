@@ -1,0 +1,341 @@
+//! Management accounts: the first-start admin, sign-in, API keys, request authentication.
+
+use strata_store::{ApiToken, Millis, NewApiToken, NewUser, Role, TenantId, TokenKind};
+use uuid::Uuid;
+
+use crate::secrets::{hash_password, random_token, sha256_hex, verify_password};
+use crate::{ErrorCode, Platform, PlatformError, now_millis};
+
+/// Prefix of API keys, so a leaked key is recognisable (and greppable by secret scanners).
+pub const API_KEY_PREFIX: &str = "stk_";
+/// Prefix of session tokens.
+pub const SESSION_PREFIX: &str = "sts_";
+
+/// Who is calling the management API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// Tenant every query is scoped to.
+    pub tenant: TenantId,
+    /// The user.
+    pub user_id: Uuid,
+    /// The user's sign-in name.
+    pub username: String,
+    /// The user's role.
+    pub role: Role,
+    /// The token used.
+    pub token_id: Uuid,
+}
+
+impl Principal {
+    /// Fails unless the caller may change devices and data.
+    pub fn require_write(&self) -> Result<(), PlatformError> {
+        match self.role {
+            Role::Admin | Role::Operator => Ok(()),
+            Role::Viewer => Err(PlatformError::forbidden(
+                "this account has the viewer role and cannot change anything",
+            )),
+        }
+    }
+
+    /// Fails unless the caller is an administrator.
+    pub fn require_admin(&self) -> Result<(), PlatformError> {
+        match self.role {
+            Role::Admin => Ok(()),
+            _ => Err(PlatformError::forbidden("this needs the admin role")),
+        }
+    }
+}
+
+/// What the first start did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bootstrap {
+    /// Users existed already.
+    AlreadyDone,
+    /// The admin was created with the password given in the environment.
+    Created {
+        /// Sign-in name.
+        username: String,
+    },
+    /// The admin was created with a generated password, to be shown once.
+    CreatedWithGeneratedPassword {
+        /// Sign-in name.
+        username: String,
+        /// The password; it is not stored anywhere in clear.
+        password: String,
+    },
+}
+
+/// A secret shown once, with its record.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    /// The secret to give to the client.
+    pub secret: String,
+    /// The stored record.
+    pub token: ApiToken,
+}
+
+impl Platform {
+    /// Creates the admin account if there are no users yet.
+    pub async fn bootstrap_admin(
+        &self,
+        username: &str,
+        password: Option<&str>,
+    ) -> Result<Bootstrap, PlatformError> {
+        if self.store().count_users().await? > 0 {
+            return Ok(Bootstrap::AlreadyDone);
+        }
+        if let Some(p) = password {
+            validate_password(p)?;
+        }
+        let generated = password.is_none().then(|| random_token(20));
+        let chosen = password
+            .map(str::to_string)
+            .or(generated.clone())
+            .unwrap_or_default();
+        self.create_user(username, &chosen, Role::Admin, self.default_tenant())
+            .await?;
+        Ok(match generated {
+            Some(password) => Bootstrap::CreatedWithGeneratedPassword {
+                username: username.into(),
+                password,
+            },
+            None => Bootstrap::Created {
+                username: username.into(),
+            },
+        })
+    }
+
+    /// Creates a user in a tenant.
+    pub async fn create_user(
+        &self,
+        username: &str,
+        password: &str,
+        role: Role,
+        tenant: TenantId,
+    ) -> Result<(), PlatformError> {
+        if username.trim().is_empty() || username.len() > 64 {
+            return Err(PlatformError::invalid(
+                "username must be 1 to 64 characters",
+            ));
+        }
+        validate_password(password)?;
+        let password = password.to_string();
+        let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+            .await
+            .map_err(|e| PlatformError::new(ErrorCode::Internal, e.to_string()))?
+            .map_err(|e| PlatformError::new(ErrorCode::Internal, e.to_string()))?;
+        self.store()
+            .create_user(NewUser {
+                tenant,
+                username: username.to_string(),
+                password_hash: hash,
+                role,
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Signs in; returns a session token valid for `auth.session_ttl`.
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<IssuedToken, PlatformError> {
+        let refused = || PlatformError::unauthorized("wrong username or password");
+        let user = self.store().find_user(username).await?;
+        // Verify against a dummy hash for unknown users too, so timing does not reveal names.
+        let phc = user
+            .as_ref()
+            .map(|u| u.password_hash.clone())
+            .unwrap_or_else(|| DUMMY_HASH.to_string());
+        let password = password.to_string();
+        let ok = tokio::task::spawn_blocking(move || verify_password(&password, &phc))
+            .await
+            .map_err(|e| PlatformError::new(ErrorCode::Internal, e.to_string()))?;
+        let user = match user {
+            Some(user) if ok => user,
+            _ => return Err(refused()),
+        };
+        let ttl = self.config().auth.session_ttl.as_millis() as Millis;
+        self.issue_token(
+            user.tenant,
+            user.id,
+            TokenKind::Session,
+            "sign-in",
+            Some(now_millis() + ttl),
+        )
+        .await
+    }
+
+    /// Creates an API key for the caller.
+    pub async fn create_api_key(
+        &self,
+        caller: &Principal,
+        name: &str,
+        expires_at: Option<Millis>,
+    ) -> Result<IssuedToken, PlatformError> {
+        caller.require_admin()?;
+        if name.trim().is_empty() || name.len() > 128 {
+            return Err(PlatformError::invalid("name must be 1 to 128 characters"));
+        }
+        if expires_at.is_some_and(|t| t <= now_millis()) {
+            return Err(PlatformError::invalid("expires_at must be in the future"));
+        }
+        self.issue_token(
+            caller.tenant,
+            caller.user_id,
+            TokenKind::ApiKey,
+            name,
+            expires_at,
+        )
+        .await
+    }
+
+    async fn issue_token(
+        &self,
+        tenant: TenantId,
+        user_id: Uuid,
+        kind: TokenKind,
+        name: &str,
+        expires_at: Option<Millis>,
+    ) -> Result<IssuedToken, PlatformError> {
+        let prefix = match kind {
+            TokenKind::ApiKey => API_KEY_PREFIX,
+            TokenKind::Session => SESSION_PREFIX,
+        };
+        let secret = format!("{prefix}{}", random_token(32));
+        let token = self
+            .store()
+            .create_token(NewApiToken {
+                tenant,
+                user_id,
+                kind,
+                name: name.to_string(),
+                prefix: secret[..prefix.len() + 4].to_string(),
+                secret_hash: sha256_hex(&secret),
+                expires_at,
+            })
+            .await?;
+        Ok(IssuedToken { secret, token })
+    }
+
+    /// Lists the tenant's API keys (never their secrets).
+    pub async fn list_api_keys(&self, caller: &Principal) -> Result<Vec<ApiToken>, PlatformError> {
+        caller.require_admin()?;
+        Ok(self
+            .store()
+            .list_tokens(caller.tenant, TokenKind::ApiKey)
+            .await?)
+    }
+
+    /// Revokes an API key of the tenant.
+    pub async fn revoke_api_key(&self, caller: &Principal, id: Uuid) -> Result<(), PlatformError> {
+        caller.require_admin()?;
+        let tokens = self
+            .store()
+            .list_tokens(caller.tenant, TokenKind::ApiKey)
+            .await?;
+        if !tokens.iter().any(|t| t.id == id && t.revoked_at.is_none()) {
+            return Err(PlatformError::not_found(format!("no live API key {id}")));
+        }
+        self.store()
+            .revoke_token(caller.tenant, id, now_millis())
+            .await?;
+        Ok(())
+    }
+
+    /// Ends the session (or revokes the API key) the caller used.
+    pub async fn logout(&self, caller: &Principal) -> Result<(), PlatformError> {
+        self.store()
+            .revoke_token(caller.tenant, caller.token_id, now_millis())
+            .await?;
+        Ok(())
+    }
+
+    /// Authenticates a bearer token for the management API.
+    pub async fn authenticate(&self, bearer: &str) -> Result<Principal, PlatformError> {
+        if !(bearer.starts_with(API_KEY_PREFIX) || bearer.starts_with(SESSION_PREFIX)) {
+            return Err(PlatformError::unauthorized(
+                "not a Strata API token (they start with stk_ or sts_); sign in with \
+                 POST /api/auth/login or create an API key",
+            ));
+        }
+        let found = self
+            .store()
+            .find_token(&sha256_hex(bearer), now_millis())
+            .await?;
+        let (token, user) = found.ok_or_else(|| {
+            PlatformError::unauthorized("token unknown, revoked or expired; sign in again")
+        })?;
+        Ok(Principal {
+            tenant: token.tenant,
+            user_id: user.id,
+            username: user.username,
+            role: user.role,
+            token_id: token.id,
+        })
+    }
+}
+
+fn validate_password(password: &str) -> Result<(), PlatformError> {
+    if password.chars().count() < 8 {
+        return Err(PlatformError::invalid(
+            "password must have at least 8 characters",
+        ));
+    }
+    if password.len() > 1024 {
+        return Err(PlatformError::invalid("password is too long"));
+    }
+    Ok(())
+}
+
+/// Argon2 hash of a random string, used to spend the same time on unknown usernames.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Vq4pq4E3wq4dPuVYTjN6ICF5TBcy2DPakZVv/1S7dRI";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::platform;
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn admin_bootstrap_login_and_keys() {
+        let (_dir, p) = platform().await;
+        let Bootstrap::CreatedWithGeneratedPassword { password, .. } =
+            p.bootstrap_admin("admin", None).await.unwrap()
+        else {
+            panic!("expected a generated password")
+        };
+        assert_eq!(
+            p.bootstrap_admin("admin", None).await.unwrap(),
+            Bootstrap::AlreadyDone
+        );
+        assert_eq!(
+            p.login("admin", "wrong-password").await.unwrap_err().code,
+            ErrorCode::Unauthorized
+        );
+        assert_eq!(
+            p.login("nobody", "wrong-password").await.unwrap_err().code,
+            ErrorCode::Unauthorized
+        );
+        let session = p.login("admin", &password).await.unwrap();
+        assert!(session.secret.starts_with(SESSION_PREFIX));
+        let me = p.authenticate(&session.secret).await.unwrap();
+        assert_eq!(me.role, Role::Admin);
+
+        let key = p.create_api_key(&me, "ci", None).await.unwrap();
+        let via_key = p.authenticate(&key.secret).await.unwrap();
+        assert_eq!(via_key.user_id, me.user_id);
+        assert_eq!(p.list_api_keys(&me).await.unwrap().len(), 1);
+        p.revoke_api_key(&me, key.token.id).await.unwrap();
+        assert!(p.authenticate(&key.secret).await.is_err());
+
+        p.logout(&me).await.unwrap();
+        assert!(p.authenticate(&session.secret).await.is_err());
+        assert!(p.authenticate("garbage").await.is_err());
+    }
+
+    #[test]
+    fn dummy_hash_parses() {
+        assert!(argon2::password_hash::PasswordHash::new(DUMMY_HASH).is_ok());
+    }
+}

@@ -1,0 +1,96 @@
+//! Strata's domain services, shared by every protocol front end.
+//!
+//! HTTP, MQTT, CoAP and LWM2M front ends authenticate a caller and then call the same
+//! [`Platform`] methods, so the core never knows which wire a message came over.
+//!
+//! - [`accounts`]: the first-start admin account, sign-in, API keys, request authentication.
+//! - [`registry`]: devices and their credentials (access tokens today; X.509 fingerprints and
+//!   PSKs have a place in the model for the protocol front ends that need them).
+//! - [`telemetry`]: payload parsing and validation, durable ingest, queries, retention.
+//!
+//! This crate does no network I/O; storage goes through [`strata_store::Backend`].
+
+pub mod accounts;
+mod error;
+pub mod registry;
+mod secrets;
+pub mod telemetry;
+
+use std::sync::Arc;
+
+pub use error::{ErrorCode, PlatformError};
+use strata_config::Config;
+pub use strata_store as store;
+use strata_store::{Backend, Millis, TenantId};
+
+/// The platform services over one storage backend. Cheap to clone.
+#[derive(Clone)]
+pub struct Platform {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Backend>,
+    config: Config,
+    default_tenant: TenantId,
+    device_tokens: registry::TokenCache,
+}
+
+impl std::fmt::Debug for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Platform").finish_non_exhaustive()
+    }
+}
+
+impl Platform {
+    /// Builds the services; creates the default tenant on first start.
+    pub async fn new(store: Arc<dyn Backend>, config: Config) -> Result<Self, PlatformError> {
+        let tenant = store.default_tenant().await?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store,
+                config,
+                default_tenant: tenant.id,
+                device_tokens: registry::TokenCache::default(),
+            }),
+        })
+    }
+
+    /// The storage backend.
+    pub fn store(&self) -> &Arc<dyn Backend> {
+        &self.inner.store
+    }
+
+    /// The configuration the platform runs with.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The tenant new accounts join.
+    pub fn default_tenant(&self) -> TenantId {
+        self.inner.default_tenant
+    }
+}
+
+/// Now, in milliseconds since the Unix epoch.
+pub fn now_millis() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as Millis)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+    use strata_store::sqlite::{SqliteOptions, SqliteStore};
+
+    pub(crate) async fn platform() -> (tempfile::TempDir, Platform) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&SqliteOptions::new(dir.path().join("t.db"))).unwrap();
+        let platform = Platform::new(Arc::new(store), Config::default())
+            .await
+            .unwrap();
+        (dir, platform)
+    }
+}

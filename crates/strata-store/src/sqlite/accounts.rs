@@ -1,0 +1,305 @@
+//! Tenants, users and management API tokens.
+
+use async_trait::async_trait;
+use rusqlite::{OptionalExtension, Row, params};
+use uuid::Uuid;
+
+use super::SqliteStore;
+use crate::{
+    AccountStore, ApiToken, Millis, NewApiToken, NewUser, Role, StoreError, Tenant, TenantId,
+    TokenKind, User,
+};
+
+const DEFAULT_TENANT: &str = "default";
+
+pub(super) fn parse_uuid(text: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(text).map_err(|e| StoreError::Corrupt(format!("bad uuid {text:?}: {e}")))
+}
+
+fn user_from_row(row: &Row<'_>, first: usize) -> Result<User, StoreError> {
+    let id: String = row.get(first)?;
+    let role: String = row.get(first + 4)?;
+    Ok(User {
+        id: parse_uuid(&id)?,
+        tenant: TenantId(row.get(first + 1)?),
+        username: row.get(first + 2)?,
+        password_hash: row.get(first + 3)?,
+        role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("role {role:?}")))?,
+        created_at: row.get(first + 5)?,
+    })
+}
+
+const USER_COLUMNS: &str = "u.id, u.tenant_id, u.username, u.password_hash, u.role, u.created_at";
+const TOKEN_COLUMNS: &str = "t.id, t.tenant_id, t.user_id, t.kind, t.name, t.prefix, t.created_at, \
+                             t.expires_at, t.revoked_at";
+
+fn token_from_row(row: &Row<'_>) -> Result<ApiToken, StoreError> {
+    let id: String = row.get(0)?;
+    let user_id: String = row.get(2)?;
+    let kind: String = row.get(3)?;
+    Ok(ApiToken {
+        id: parse_uuid(&id)?,
+        tenant: TenantId(row.get(1)?),
+        user_id: parse_uuid(&user_id)?,
+        kind: TokenKind::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("token kind {kind:?}")))?,
+        name: row.get(4)?,
+        prefix: row.get(5)?,
+        created_at: row.get(6)?,
+        expires_at: row.get(7)?,
+        revoked_at: row.get(8)?,
+    })
+}
+
+fn now_millis() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as Millis)
+        .unwrap_or(0)
+}
+
+#[async_trait]
+impl AccountStore for SqliteStore {
+    async fn default_tenant(&self) -> Result<Tenant, StoreError> {
+        self.writer
+            .exec(1, |ctx| {
+                ctx.conn.execute(
+                    "INSERT INTO tenants (name, created_at) VALUES (?1, ?2)
+                     ON CONFLICT (name) DO NOTHING",
+                    params![DEFAULT_TENANT, now_millis()],
+                )?;
+                let id: i64 = ctx.conn.query_row(
+                    "SELECT id FROM tenants WHERE name = ?1",
+                    [DEFAULT_TENANT],
+                    |r| r.get(0),
+                )?;
+                Ok(Tenant {
+                    id: TenantId(id),
+                    name: DEFAULT_TENANT.into(),
+                })
+            })
+            .await
+    }
+
+    async fn count_users(&self) -> Result<u64, StoreError> {
+        self.readers
+            .read(|conn| {
+                let n: i64 = conn.query_row("SELECT count(*) FROM users", [], |r| r.get(0))?;
+                Ok(n as u64)
+            })
+            .await
+    }
+
+    async fn create_user(&self, user: NewUser) -> Result<User, StoreError> {
+        self.writer
+            .exec(1, move |ctx| {
+                let created = User {
+                    id: Uuid::new_v4(),
+                    tenant: user.tenant,
+                    username: user.username,
+                    password_hash: user.password_hash,
+                    role: user.role,
+                    created_at: now_millis(),
+                };
+                ctx.conn
+                    .execute(
+                        "INSERT INTO users (id, tenant_id, username, password_hash, role, created_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        params![
+                            created.id.to_string(),
+                            created.tenant.0,
+                            created.username,
+                            created.password_hash,
+                            created.role.as_str(),
+                            created.created_at
+                        ],
+                    )
+                    .map_err(|e| match StoreError::from(e) {
+                        StoreError::Conflict(_) => StoreError::Conflict(format!(
+                            "a user named {:?} already exists",
+                            created.username
+                        )),
+                        other => other,
+                    })?;
+                Ok(created)
+            })
+            .await
+    }
+
+    async fn find_user(&self, username: &str) -> Result<Option<User>, StoreError> {
+        let username = username.to_string();
+        self.readers
+            .read(move |conn| {
+                let mut stmt = conn.prepare_cached(&format!(
+                    "SELECT {USER_COLUMNS} FROM users u WHERE u.username = ?1"
+                ))?;
+                let mut rows = stmt.query([username])?;
+                match rows.next()? {
+                    Some(row) => Ok(Some(user_from_row(row, 0)?)),
+                    None => Ok(None),
+                }
+            })
+            .await
+    }
+
+    async fn create_token(&self, token: NewApiToken) -> Result<ApiToken, StoreError> {
+        self.writer
+            .exec(1, move |ctx| {
+                let created = ApiToken {
+                    id: Uuid::new_v4(),
+                    tenant: token.tenant,
+                    user_id: token.user_id,
+                    kind: token.kind,
+                    name: token.name,
+                    prefix: token.prefix,
+                    created_at: now_millis(),
+                    expires_at: token.expires_at,
+                    revoked_at: None,
+                };
+                ctx.conn.execute(
+                    "INSERT INTO api_tokens (id, tenant_id, user_id, kind, name, prefix,
+                        secret_hash, created_at, expires_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    params![
+                        created.id.to_string(),
+                        created.tenant.0,
+                        created.user_id.to_string(),
+                        created.kind.as_str(),
+                        created.name,
+                        created.prefix,
+                        token.secret_hash,
+                        created.created_at,
+                        created.expires_at
+                    ],
+                )?;
+                Ok(created)
+            })
+            .await
+    }
+
+    async fn find_token(
+        &self,
+        secret_hash: &str,
+        now: Millis,
+    ) -> Result<Option<(ApiToken, User)>, StoreError> {
+        let secret_hash = secret_hash.to_string();
+        self.readers
+            .read(move |conn| {
+                let mut stmt = conn.prepare_cached(&format!(
+                    "SELECT {TOKEN_COLUMNS}, {USER_COLUMNS}
+                     FROM api_tokens t JOIN users u ON u.id = t.user_id
+                     WHERE t.secret_hash = ?1 AND t.revoked_at IS NULL
+                       AND (t.expires_at IS NULL OR t.expires_at > ?2)"
+                ))?;
+                let mut rows = stmt.query(params![secret_hash, now])?;
+                match rows.next()? {
+                    Some(row) => Ok(Some((token_from_row(row)?, user_from_row(row, 9)?))),
+                    None => Ok(None),
+                }
+            })
+            .await
+    }
+
+    async fn list_tokens(
+        &self,
+        tenant: TenantId,
+        kind: TokenKind,
+    ) -> Result<Vec<ApiToken>, StoreError> {
+        self.readers
+            .read(move |conn| {
+                let mut stmt = conn.prepare_cached(&format!(
+                    "SELECT {TOKEN_COLUMNS} FROM api_tokens t
+                     WHERE t.tenant_id = ?1 AND t.kind = ?2 ORDER BY t.created_at"
+                ))?;
+                let mut rows = stmt.query(params![tenant.0, kind.as_str()])?;
+                let mut out = Vec::new();
+                while let Some(row) = rows.next()? {
+                    out.push(token_from_row(row)?);
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    async fn revoke_token(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        now: Millis,
+    ) -> Result<bool, StoreError> {
+        self.writer
+            .exec(1, move |ctx| {
+                let n = ctx.conn.execute(
+                    "UPDATE api_tokens SET revoked_at = ?3
+                     WHERE tenant_id = ?1 AND id = ?2 AND revoked_at IS NULL",
+                    params![tenant.0, id.to_string(), now],
+                )?;
+                Ok(n > 0)
+            })
+            .await
+    }
+}
+
+/// Looks up one optional value; shared by the other modules.
+pub(super) fn optional<T>(r: rusqlite::Result<T>) -> Result<Option<T>, StoreError> {
+    r.optional().map_err(StoreError::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::open_temp;
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn users_and_tokens() {
+        let (_dir, store) = open_temp();
+        let tenant = store.default_tenant().await.unwrap();
+        assert_eq!(store.default_tenant().await.unwrap(), tenant);
+        let user = store
+            .create_user(NewUser {
+                tenant: tenant.id,
+                username: "admin".into(),
+                password_hash: "h".into(),
+                role: Role::Admin,
+            })
+            .await
+            .unwrap();
+        let dup = store
+            .create_user(NewUser {
+                tenant: tenant.id,
+                username: "admin".into(),
+                password_hash: "h".into(),
+                role: Role::Admin,
+            })
+            .await;
+        assert!(matches!(dup, Err(StoreError::Conflict(_))));
+        assert_eq!(store.count_users().await.unwrap(), 1);
+        assert_eq!(store.find_user("admin").await.unwrap(), Some(user.clone()));
+
+        let token = store
+            .create_token(NewApiToken {
+                tenant: tenant.id,
+                user_id: user.id,
+                kind: TokenKind::ApiKey,
+                name: "ci".into(),
+                prefix: "stk_ab".into(),
+                secret_hash: "abc".into(),
+                expires_at: Some(1000),
+            })
+            .await
+            .unwrap();
+        assert!(store.find_token("abc", 999).await.unwrap().is_some());
+        assert!(store.find_token("abc", 1000).await.unwrap().is_none());
+        assert!(store.revoke_token(tenant.id, token.id, 5).await.unwrap());
+        assert!(store.find_token("abc", 0).await.unwrap().is_none());
+        assert!(!store.revoke_token(tenant.id, token.id, 5).await.unwrap());
+        assert_eq!(
+            store
+                .list_tokens(tenant.id, TokenKind::ApiKey)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+}

@@ -1,0 +1,145 @@
+//! Versioned schema migrations, tracked in `PRAGMA user_version`.
+//!
+//! Append new steps to [`MIGRATIONS`]; never edit a step that has shipped.
+
+use rusqlite::Connection;
+
+use crate::StoreError;
+
+/// Each entry moves the schema from version `index` to `index + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: tenants, accounts, device registry, telemetry.
+    r#"
+    CREATE TABLE tenants (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        tenant_id INTEGER NOT NULL REFERENCES tenants(id),
+        username TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        role TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE api_tokens (
+        id TEXT PRIMARY KEY,
+        tenant_id INTEGER NOT NULL REFERENCES tenants(id),
+        user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        prefix TEXT NOT NULL,
+        secret_hash TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER,
+        revoked_at INTEGER
+    );
+    CREATE INDEX api_tokens_by_tenant ON api_tokens(tenant_id, kind);
+    CREATE TABLE devices (
+        key INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        tenant_id INTEGER NOT NULL REFERENCES tenants(id),
+        name TEXT NOT NULL,
+        device_type TEXT NOT NULL,
+        labels TEXT NOT NULL,
+        metadata TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        UNIQUE (tenant_id, name)
+    );
+    CREATE TABLE device_labels (
+        tenant_id INTEGER NOT NULL,
+        label TEXT NOT NULL,
+        device_key INTEGER NOT NULL REFERENCES devices(key) ON DELETE CASCADE,
+        PRIMARY KEY (tenant_id, label, device_key)
+    ) WITHOUT ROWID;
+    CREATE INDEX device_labels_by_device ON device_labels(device_key);
+    CREATE TABLE device_credentials (
+        id TEXT PRIMARY KEY,
+        tenant_id INTEGER NOT NULL,
+        device_key INTEGER NOT NULL REFERENCES devices(key) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        lookup TEXT NOT NULL,
+        secret BLOB,
+        hint TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER
+    );
+    CREATE UNIQUE INDEX device_credentials_live ON device_credentials(kind, lookup)
+        WHERE revoked_at IS NULL;
+    CREATE INDEX device_credentials_by_device ON device_credentials(device_key);
+    CREATE TABLE telemetry_keys (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE
+    );
+    -- Keyed by device first so one commit touches one page region per device, not per series;
+    -- a key's range query scans the device's rows in time order and filters the key.
+    CREATE TABLE telemetry (
+        device INTEGER NOT NULL,
+        ts INTEGER NOT NULL,
+        key INTEGER NOT NULL,
+        kind INTEGER NOT NULL,
+        value,
+        PRIMARY KEY (device, ts, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE telemetry_latest (
+        device INTEGER NOT NULL,
+        key INTEGER NOT NULL,
+        ts INTEGER NOT NULL,
+        kind INTEGER NOT NULL,
+        value,
+        PRIMARY KEY (device, key)
+    ) WITHOUT ROWID;
+    "#,
+];
+
+/// The schema version this build writes.
+pub(crate) const LATEST: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the database up to [`LATEST`], one transaction per step.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current > LATEST {
+        return Err(StoreError::SchemaTooNew {
+            found: current,
+            known: LATEST,
+        });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let version = index as i64 + 1;
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", version)?;
+        tx.commit()?;
+        tracing::info!(version, "applied schema migration");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_from_empty_and_is_idempotent() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        migrate(&mut conn).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, LATEST);
+    }
+
+    #[test]
+    fn refuses_newer_schema() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", LATEST + 1)
+            .unwrap();
+        assert!(matches!(
+            migrate(&mut conn),
+            Err(StoreError::SchemaTooNew { .. })
+        ));
+    }
+}

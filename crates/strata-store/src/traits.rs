@@ -1,0 +1,148 @@
+//! The seams between services and backends.
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::types::*;
+
+/// Tenants, users and management API tokens.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// Returns the default tenant, creating it on first use.
+    async fn default_tenant(&self) -> Result<Tenant, StoreError>;
+    /// Number of users in all tenants.
+    async fn count_users(&self) -> Result<u64, StoreError>;
+    /// Creates a user; `Conflict` if the name is taken.
+    async fn create_user(&self, user: NewUser) -> Result<User, StoreError>;
+    /// Finds a user by sign-in name.
+    async fn find_user(&self, username: &str) -> Result<Option<User>, StoreError>;
+    /// Creates a token.
+    async fn create_token(&self, token: NewApiToken) -> Result<ApiToken, StoreError>;
+    /// Finds a live (not revoked, not expired at `now`) token and its owner by secret hash.
+    async fn find_token(
+        &self,
+        secret_hash: &str,
+        now: Millis,
+    ) -> Result<Option<(ApiToken, User)>, StoreError>;
+    /// Lists a tenant's tokens of one kind.
+    async fn list_tokens(
+        &self,
+        tenant: TenantId,
+        kind: TokenKind,
+    ) -> Result<Vec<ApiToken>, StoreError>;
+    /// Revokes a token; false if no live token has that id in the tenant.
+    async fn revoke_token(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        now: Millis,
+    ) -> Result<bool, StoreError>;
+}
+
+/// The device registry and device credentials.
+#[async_trait]
+pub trait DeviceStore: Send + Sync {
+    /// Creates a device; `Conflict` if the name is taken in the tenant.
+    async fn create_device(&self, device: NewDevice, now: Millis) -> Result<Device, StoreError>;
+    /// Gets one device.
+    async fn get_device(&self, tenant: TenantId, id: Uuid) -> Result<Option<Device>, StoreError>;
+    /// Lists devices by name, `limit` from `offset`.
+    async fn list_devices(
+        &self,
+        tenant: TenantId,
+        filter: &DeviceFilter,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Page<Device>, StoreError>;
+    /// Applies a partial update; `None` if there is no such device.
+    async fn update_device(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        patch: DevicePatch,
+        now: Millis,
+    ) -> Result<Option<Device>, StoreError>;
+    /// Deletes a device with its credentials and telemetry; false if there was none.
+    async fn delete_device(&self, tenant: TenantId, id: Uuid) -> Result<bool, StoreError>;
+    /// Adds a credential; when `replace` is true, live credentials of the same kind are
+    /// revoked in the same transaction (token rotation).
+    async fn add_credential(
+        &self,
+        credential: NewCredential,
+        replace: bool,
+        now: Millis,
+    ) -> Result<Credential, StoreError>;
+    /// Lists a device's credentials, revoked ones included.
+    async fn list_credentials(
+        &self,
+        tenant: TenantId,
+        device_id: Uuid,
+    ) -> Result<Vec<Credential>, StoreError>;
+    /// Revokes one credential; false if no live credential has that id for the device.
+    async fn revoke_credential(
+        &self,
+        tenant: TenantId,
+        device_id: Uuid,
+        credential_id: Uuid,
+        now: Millis,
+    ) -> Result<bool, StoreError>;
+    /// Finds the device a live credential belongs to.
+    async fn find_device_by_credential(
+        &self,
+        kind: CredentialKind,
+        lookup: &str,
+    ) -> Result<Option<DeviceIdentity>, StoreError>;
+    /// Every device key, for maintenance sweeps.
+    async fn all_device_keys(&self) -> Result<Vec<DeviceKey>, StoreError>;
+}
+
+/// Time-series telemetry.
+#[async_trait]
+pub trait TelemetryStore: Send + Sync {
+    /// Stores points durably; a point with the same device, key and timestamp as a stored one
+    /// replaces it. Concurrent calls share commits.
+    async fn write_points(&self, points: Vec<Point>) -> Result<(), StoreError>;
+    /// Latest value of each key of a device (all keys when `keys` is empty).
+    async fn latest(
+        &self,
+        device: DeviceKey,
+        keys: &[String],
+    ) -> Result<Vec<LatestValue>, StoreError>;
+    /// Names of the keys a device has sent.
+    async fn keys(&self, device: DeviceKey) -> Result<Vec<String>, StoreError>;
+    /// Raw points of one key in a time range.
+    async fn range(
+        &self,
+        device: DeviceKey,
+        key: &str,
+        query: RangeQuery,
+    ) -> Result<Vec<TimedValue>, StoreError>;
+    /// Aggregates of one key over fixed intervals aligned to `start`; empty intervals are
+    /// left out.
+    async fn aggregate(
+        &self,
+        device: DeviceKey,
+        key: &str,
+        start: Millis,
+        end: Millis,
+        interval: Millis,
+        function: Aggregate,
+    ) -> Result<Vec<Bucket>, StoreError>;
+    /// Deletes the points of a device in `start <= ts < end` (only `keys` unless empty) and
+    /// recomputes the latest values that pointed into the range; returns points deleted.
+    async fn delete_range(
+        &self,
+        device: DeviceKey,
+        keys: &[String],
+        start: Millis,
+        end: Millis,
+    ) -> Result<u64, StoreError>;
+    /// Deletes a device's points older than `cutoff` (retention); latest values stay.
+    async fn delete_before(&self, device: DeviceKey, cutoff: Millis) -> Result<u64, StoreError>;
+}
+
+/// Everything a backend provides.
+pub trait Backend: AccountStore + DeviceStore + TelemetryStore {}
+
+impl<T: AccountStore + DeviceStore + TelemetryStore> Backend for T {}
