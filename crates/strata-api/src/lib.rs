@@ -1,1 +1,129 @@
-//! placeholder
+//! Strata's HTTP front end: the management REST API, the HTTP device API, `/healthz`,
+//! `/metrics` and the OpenAPI document at `/api/openapi.json`.
+//!
+//! [`app`] builds the whole [`axum::Router`] from an [`AppState`], so tests can drive it
+//! without a socket; [`serve`] runs it on a listener until a shutdown signal.
+//!
+//! Every error a client can cause is answered with a 4xx and one JSON shape,
+//! `{"error": {"code": "...", "message": "..."}}` (see [`error::ApiError`]); handlers never
+//! panic on input, and a panic anyway becomes a 500 with that shape instead of a dropped
+//! connection.
+
+pub mod error;
+pub mod extract;
+mod middleware;
+pub mod openapi;
+pub mod routes;
+
+use axum::Router;
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post};
+use metrics_exporter_prometheus::PrometheusHandle;
+use strata_platform::Platform;
+use tower::ServiceBuilder;
+
+pub use error::ApiError;
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The platform services.
+    pub platform: Platform,
+    /// Renders `/metrics`; `None` serves an empty page.
+    pub metrics: Option<PrometheusHandle>,
+}
+
+/// The full router.
+pub fn app(state: AppState) -> Router {
+    let http = &state.platform.config().http;
+    let body_limit = http.max_body_bytes;
+    let timeout = http.request_timeout;
+    let api = Router::new()
+        .route("/api/auth/login", post(routes::auth::login))
+        .route("/api/auth/logout", post(routes::auth::logout))
+        .route(
+            "/api/api-keys",
+            get(routes::auth::list_api_keys).post(routes::auth::create_api_key),
+        )
+        .route("/api/api-keys/{id}", delete(routes::auth::revoke_api_key))
+        .route(
+            "/api/devices",
+            get(routes::devices::list_devices).post(routes::devices::create_device),
+        )
+        .route(
+            "/api/devices/{id}",
+            get(routes::devices::get_device)
+                .patch(routes::devices::update_device)
+                .delete(routes::devices::delete_device),
+        )
+        .route(
+            "/api/devices/{id}/credentials",
+            get(routes::devices::list_credentials),
+        )
+        .route(
+            "/api/devices/{id}/credentials/access-token",
+            post(routes::devices::rotate_access_token),
+        )
+        .route(
+            "/api/devices/{id}/credentials/{credential_id}",
+            delete(routes::devices::revoke_credential),
+        )
+        .route(
+            "/api/devices/{id}/telemetry",
+            get(routes::telemetry::range).delete(routes::telemetry::delete),
+        )
+        .route(
+            "/api/devices/{id}/telemetry/latest",
+            get(routes::telemetry::latest),
+        )
+        .route(
+            "/api/devices/{id}/telemetry/keys",
+            get(routes::telemetry::keys),
+        )
+        .route(
+            "/api/devices/{id}/telemetry/aggregate",
+            get(routes::telemetry::aggregate),
+        )
+        .route(
+            "/api/v1/{token}/telemetry",
+            post(routes::device_api::telemetry_token_in_path),
+        )
+        .route(
+            "/api/v1/telemetry",
+            post(routes::device_api::telemetry_bearer),
+        )
+        .route("/api/openapi.json", get(routes::system::openapi))
+        .route("/healthz", get(routes::system::healthz))
+        .route("/metrics", get(routes::system::metrics));
+
+    api.fallback(middleware::not_found)
+        .method_not_allowed_fallback(middleware::method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(
+            ServiceBuilder::new()
+                .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+                    middleware::panic_response,
+                ))
+                .layer(axum::middleware::from_fn(middleware::record))
+                .layer(HandleErrorLayer::new(middleware::timeout_response))
+                .layer(tower::timeout::TimeoutLayer::new(timeout)),
+        )
+        .with_state(state)
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then finishes requests in flight.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Histogram buckets (seconds) for HTTP latency.
+pub const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];

@@ -37,10 +37,10 @@ pub enum StoreError {
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        if let rusqlite::Error::SqliteFailure(code, msg) = &e {
-            if code.code == rusqlite::ErrorCode::ConstraintViolation {
-                return StoreError::Conflict(msg.clone().unwrap_or_else(|| e.to_string()));
-            }
+        if let rusqlite::Error::SqliteFailure(code, msg) = &e
+            && code.code == rusqlite::ErrorCode::ConstraintViolation
+        {
+            return StoreError::Conflict(msg.clone().unwrap_or_else(|| e.to_string()));
         }
         StoreError::Database(e.to_string())
     }

@@ -1,0 +1,63 @@
+//! The OpenAPI 3 document, generated from the handlers' annotations.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::routes::{auth, device_api, devices, system, telemetry};
+
+/// Strata's REST API.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Strata API",
+        description = "Management REST API (devices, credentials, telemetry queries) and the \
+                       HTTP device API. Errors always have the shape \
+                       `{\"error\": {\"code\": \"...\", \"message\": \"...\"}}`."
+    ),
+    paths(
+        auth::login, auth::logout, auth::list_api_keys, auth::create_api_key,
+        auth::revoke_api_key,
+        devices::create_device, devices::list_devices, devices::get_device,
+        devices::update_device, devices::delete_device, devices::list_credentials,
+        devices::rotate_access_token, devices::revoke_credential,
+        telemetry::latest, telemetry::keys, telemetry::range, telemetry::aggregate,
+        telemetry::delete,
+        device_api::telemetry_token_in_path, device_api::telemetry_bearer,
+        system::healthz, system::metrics,
+    ),
+    modifiers(&Security),
+    tags(
+        (name = "auth", description = "Sign-in and API keys"),
+        (name = "devices", description = "Device registry and credentials"),
+        (name = "telemetry", description = "Telemetry queries"),
+        (name = "device-api", description = "What devices call"),
+        (name = "system", description = "Health and metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A session token (sts_...) or API key (stk_...)"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "device_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A device access token"))
+                    .build(),
+            ),
+        );
+    }
+}

@@ -1,0 +1,7 @@
+//! Route handlers and their request/response types, one module per resource.
+
+pub mod auth;
+pub mod device_api;
+pub mod devices;
+pub mod system;
+pub mod telemetry;

@@ -1,0 +1,143 @@
+//! `strata serve`: wires configuration, storage, services and listeners together.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use metrics_exporter_prometheus::PrometheusBuilder;
+use strata_api::AppState;
+use strata_config::{Config, LogFormat, SyncMode};
+use strata_platform::Platform;
+use strata_platform::accounts::Bootstrap;
+use strata_store::sqlite::{SqliteOptions, SqliteStore, Sync};
+use tracing_subscriber::EnvFilter;
+
+pub(crate) fn run(config: Config) -> anyhow::Result<()> {
+    init_logging(&config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("strata")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(config))
+}
+
+fn init_logging(config: &Config) -> anyhow::Result<()> {
+    let filter = EnvFilter::try_new(&config.log.level).with_context(|| {
+        format!(
+            "configuration key `log.level`: {:?} is not a valid log filter (try `info`)",
+            config.log.level
+        )
+    })?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log.format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+    Ok(())
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let metrics = PrometheusBuilder::new()
+        .set_buckets(strata_api::LATENCY_BUCKETS)
+        .context("invalid metric buckets")?
+        .install_recorder()
+        .context("cannot install the metrics recorder")?;
+
+    let store = SqliteStore::open(&SqliteOptions {
+        path: config.sqlite_path(),
+        sync: match config.storage.sync {
+            SyncMode::Full => Sync::Full,
+            SyncMode::Normal => Sync::Normal,
+        },
+        max_batch_rows: config.storage.max_batch_rows,
+        writer_queue: config.storage.writer_queue,
+        read_connections: config.storage.read_connections,
+    })
+    .with_context(|| {
+        format!(
+            "cannot open the data directory {} (set data_dir or --data-dir to a writable place)",
+            config.data_dir.display()
+        )
+    })?;
+    let listen = config.http.listen;
+    let platform = Platform::new(Arc::new(store), config)
+        .await
+        .context("cannot initialise the platform")?;
+
+    let admin = std::env::var("STRATA_ADMIN_USERNAME").unwrap_or_else(|_| "admin".into());
+    let password = std::env::var("STRATA_ADMIN_PASSWORD").ok();
+    match platform
+        .bootstrap_admin(&admin, password.as_deref())
+        .await
+        .context("cannot create the admin account (STRATA_ADMIN_PASSWORD)")?
+    {
+        Bootstrap::AlreadyDone => {}
+        Bootstrap::Created { username } => {
+            tracing::info!(%username, "created the admin account with STRATA_ADMIN_PASSWORD");
+        }
+        Bootstrap::CreatedWithGeneratedPassword { username, password } => {
+            println!(
+                "strata: created admin account {username:?} with password {password}\n\
+                 strata: this password is shown only once; sign in with POST /api/auth/login \
+                 (set STRATA_ADMIN_PASSWORD before the first start to choose it)"
+            );
+        }
+    }
+
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| {
+            format!("cannot listen on {listen} (in use? choose another with --http-listen)")
+        })?;
+    let local = listener.local_addr()?;
+    // Tests and scripts wait for this exact line on stdout.
+    println!("strata: HTTP API listening on http://{local}");
+    let _ = std::io::stdout().flush();
+    tracing::info!(%local, "HTTP API listening");
+
+    tokio::spawn(platform.clone().run_retention());
+    let upkeep = metrics.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
+
+    let state = AppState {
+        platform,
+        metrics: Some(metrics),
+    };
+    strata_api::serve(listener, state, shutdown_signal())
+        .await
+        .context("HTTP server failed")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
