@@ -14,6 +14,8 @@
 //!
 //! A write method returning `Ok` means the data is committed to disk with the configured
 //! durability; that is what lets the API answer 2xx only for data that survives a crash.
+//!
+#![doc = include_str!("../architecture.md")]
 
 mod error;
 pub mod sqlite;
