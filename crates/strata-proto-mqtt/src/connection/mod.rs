@@ -1,0 +1,3 @@
+//! The server side of one MQTT connection (temporary stub).
+mod error;
+pub use error::{ProtocolViolation, PublishError, UsageError};
