@@ -42,3 +42,67 @@ fn check_round_trip(p: &Packet, version: ProtocolVersion) {
         "round trip mismatch"
     );
 }
+
+/// Drives a [`ServerConnection`](crate::ServerConnection) with `data`: the first byte picks the
+/// protocol version and chunking, a valid CONNECT is sent, then the rest of `data` arrives in
+/// chunks. The broker side accepts everything, acknowledges every message, answers every
+/// subscription and publishes back. Nothing may panic.
+pub fn drive_server(data: &[u8]) {
+    use crate::connection::{AcceptOptions, Event, ServerConfig, ServerConnection};
+    use crate::packet::Connect;
+    use crate::reason::ReasonCode;
+    use alloc::vec;
+
+    let (first, rest) = data.split_first().unwrap_or((&0, &[]));
+    let version = if first & 1 == 0 {
+        ProtocolVersion::V311
+    } else {
+        ProtocolVersion::V5
+    };
+    let chunk = usize::from(first >> 1).max(1);
+    let mut config = ServerConfig::default();
+    config
+        .receive_maximum(4)
+        .max_outgoing_inflight(2)
+        .max_pending(4);
+    let mut conn = ServerConnection::new(config, 0);
+    let mut connect = BytesMut::new();
+    let mut c = Connect::new(version, "fuzz", 5);
+    c.properties.topic_alias_maximum = version.is_v5().then_some(2);
+    let _ = c.encode(version, &mut connect);
+    let mut now = 0u64;
+    let mut out = BytesMut::new();
+    conn.handle_bytes(now, &connect);
+    for piece in rest.chunks(chunk) {
+        conn.handle_bytes(now, piece);
+        while let Some(event) = conn.poll_event() {
+            match event {
+                Event::Connect(_) => {
+                    let _ = conn.accept_connect(now, AcceptOptions::new());
+                }
+                Event::Publish(p) => {
+                    if let Some(id) = p.packet_id {
+                        let _ = conn.ack_incoming(id);
+                    }
+                    let _ = conn.publish(p);
+                }
+                Event::Subscribe(s) => {
+                    let codes = vec![ReasonCode::GrantedQoS1; s.filters.len()];
+                    let _ = conn.suback(s.packet_id, codes);
+                }
+                Event::Unsubscribe(u) => {
+                    let codes = vec![ReasonCode::Success; u.filters.len()];
+                    let _ = conn.unsuback(u.packet_id, codes);
+                }
+                _ => {}
+            }
+        }
+        let _ = conn.poll_transmit(&mut out);
+        out.clear();
+        now += 1_000;
+        conn.handle_timeout(now);
+    }
+    conn.handle_eof();
+    while conn.poll_event().is_some() {}
+    let _ = conn.take_session();
+}

@@ -68,13 +68,16 @@ pub mod topic;
 mod types;
 mod wire;
 
-pub use connection::{ProtocolViolation, PublishError, UsageError};
+pub use connection::{
+    AcceptOptions, DisconnectReason, Event, ProtocolViolation, PublishError, PublishOutcome,
+    ServerConfig, ServerConnection, SessionState, UsageError,
+};
 pub use error::{DecodeError, EncodeError, Error};
 pub use packet::{
     Auth, ConnAck, Connect, Disconnect, Packet, PacketType, PingReq, PingResp, PubAck, PubComp,
     PubRec, PubRel, Publish, RetainHandling, SubAck, Subscribe, Subscription, SubscriptionOptions,
     UnsubAck, Unsubscribe, Will,
 };
-pub use properties::{Properties, PropertyId};
+pub use properties::{PacketProperties, Properties, PropertyId};
 pub use reason::ReasonCode;
 pub use types::{PacketId, ProtocolVersion, QoS};

@@ -39,18 +39,15 @@ pub enum ProtocolViolation {
     /// A DISCONNECT setting a non-zero Session Expiry Interval after CONNECT set zero.
     #[error("session expiry interval changed from zero")]
     SessionExpiryChanged,
-    /// A packet identifier reused while the previous exchange with it is still incomplete.
-    #[error("packet identifier {0} in use")]
-    PacketIdInUse(u16),
     /// No packet within one and a half times the keep alive.
     #[error("keep alive timeout")]
     KeepAliveTimeout,
     /// No CONNECT within the connect timeout.
     #[error("no CONNECT received in time")]
     ConnectTimeout,
-    /// An AUTH packet, which this connection does not support without an authentication method.
-    #[error("unexpected AUTH")]
-    UnexpectedAuth,
+    /// A 3.1.1 CONNECT with an empty client identifier and Clean Session 0.
+    #[error("empty client identifier without clean session")]
+    EmptyClientId,
 }
 
 impl ProtocolViolation {
@@ -61,7 +58,6 @@ impl ProtocolViolation {
             Self::UnexpectedPacket(_)
             | Self::UnknownTopicAlias(_)
             | Self::SessionExpiryChanged
-            | Self::UnexpectedAuth
             | Self::ConnectTimeout => ReasonCode::ProtocolError,
             Self::TopicAliasOutOfRange(_) => ReasonCode::TopicAliasInvalid,
             Self::ReceiveMaximumExceeded => ReasonCode::ReceiveMaximumExceeded,
@@ -70,7 +66,7 @@ impl ProtocolViolation {
             Self::SubscriptionIdentifiersNotSupported => {
                 ReasonCode::SubscriptionIdentifiersNotSupported
             }
-            Self::PacketIdInUse(_) => ReasonCode::PacketIdentifierInUse,
+            Self::EmptyClientId => ReasonCode::ClientIdentifierNotValid,
             Self::KeepAliveTimeout => ReasonCode::KeepAliveTimeout,
         }
     }

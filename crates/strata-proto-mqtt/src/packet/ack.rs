@@ -5,7 +5,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{DecodeError, EncodeError};
-use crate::properties::{Properties, PropertyContext};
+use crate::properties::{PacketProperties, Properties, PropertyContext};
 use crate::reason::{ReasonCode, ReasonContext};
 use crate::types::{PacketId, ProtocolVersion};
 use crate::wire::{expect_end, read_packet_id, read_u8};
@@ -14,10 +14,10 @@ pub(crate) fn decode(
     mut body: Bytes,
     version: ProtocolVersion,
     ctx: ReasonContext,
-) -> Result<(PacketId, ReasonCode, Properties), DecodeError> {
+) -> Result<(PacketId, ReasonCode, PacketProperties), DecodeError> {
     let packet_id = read_packet_id(&mut body)?;
     let mut reason_code = ReasonCode::Success;
-    let mut properties = Properties::default();
+    let mut properties = PacketProperties::default();
     if version.is_v5() {
         if !body.is_empty() {
             let byte = read_u8(&mut body)?;
@@ -27,7 +27,7 @@ pub(crate) fn decode(
             }
         }
         if !body.is_empty() {
-            properties = Properties::decode(&mut body, PropertyContext::Ack)?;
+            properties = PacketProperties::decode(&mut body, PropertyContext::Ack)?;
         }
     }
     expect_end(&body)?;

@@ -4,7 +4,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{DecodeError, EncodeError};
 use crate::packet::{PacketBody, PacketType, impl_encode};
-use crate::properties::{Properties, PropertyContext};
+use crate::properties::{PacketProperties, PropertyContext};
 use crate::reason::{ReasonCode, ReasonContext};
 use crate::types::ProtocolVersion;
 use crate::wire::{expect_end, read_u8};
@@ -15,7 +15,7 @@ pub struct Auth {
     /// Success, Continue authentication or Re-authenticate.
     pub reason_code: ReasonCode,
     /// AUTH properties: authentication method and data, reason string, user properties.
-    pub properties: Properties,
+    pub properties: PacketProperties,
 }
 
 impl Auth {
@@ -23,7 +23,7 @@ impl Auth {
     pub fn new(reason_code: ReasonCode) -> Self {
         Self {
             reason_code,
-            properties: Properties::default(),
+            properties: PacketProperties::default(),
         }
     }
 
@@ -37,7 +37,7 @@ impl Auth {
             }
         }
         if !body.is_empty() {
-            a.properties = Properties::decode(&mut body, PropertyContext::Auth)?;
+            a.properties = PacketProperties::decode(&mut body, PropertyContext::Auth)?;
         }
         expect_end(&body)?;
         Ok(a)

@@ -4,7 +4,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{DecodeError, EncodeError};
 use crate::packet::{PacketBody, PacketType, impl_encode};
-use crate::properties::{Properties, PropertyContext, props_len, write_props};
+use crate::properties::{PacketProperties, PropertyContext, props_len, write_props};
 use crate::reason::{ReasonCode, ReasonContext};
 use crate::types::ProtocolVersion;
 use crate::wire::{expect_end, read_u8};
@@ -21,7 +21,7 @@ pub struct ConnAck {
     /// Success, or why the connection is refused.
     pub reason_code: ReasonCode,
     /// CONNACK properties (5.0).
-    pub properties: Properties,
+    pub properties: PacketProperties,
 }
 
 impl ConnAck {
@@ -30,7 +30,7 @@ impl ConnAck {
         Self {
             session_present,
             reason_code,
-            properties: Properties::default(),
+            properties: PacketProperties::default(),
         }
     }
 
@@ -64,9 +64,9 @@ impl ConnAck {
             return Err(DecodeError::InvalidConnectFlags(flags));
         }
         let properties = if version.is_v5() {
-            Properties::decode(&mut body, PropertyContext::ConnAck)?
+            PacketProperties::decode(&mut body, PropertyContext::ConnAck)?
         } else {
-            Properties::default()
+            PacketProperties::default()
         };
         expect_end(&body)?;
         Ok(Self {

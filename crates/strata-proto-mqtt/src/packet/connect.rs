@@ -5,7 +5,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{DecodeError, EncodeError};
 use crate::packet::{PacketBody, PacketType, impl_encode};
-use crate::properties::{Properties, PropertyContext, props_len, write_props};
+use crate::properties::{PacketProperties, PropertyContext, props_len, write_props};
 use crate::topic::validate_topic_name;
 use crate::types::{ProtocolVersion, QoS};
 use crate::wire::{
@@ -31,7 +31,7 @@ pub struct Connect {
     /// Password, if any (3.1.1 requires a user name with it).
     pub password: Option<Bytes>,
     /// CONNECT properties (5.0).
-    pub properties: Properties,
+    pub properties: PacketProperties,
 }
 
 /// A will message, published by the server when the connection ends abnormally.
@@ -46,7 +46,7 @@ pub struct Will {
     /// Whether the will message is retained.
     pub retain: bool,
     /// Will properties (5.0), e.g. the will delay interval.
-    pub properties: Properties,
+    pub properties: PacketProperties,
 }
 
 impl Connect {
@@ -64,7 +64,7 @@ impl Connect {
             will: None,
             username: None,
             password: None,
-            properties: Properties::default(),
+            properties: PacketProperties::default(),
         }
     }
 
@@ -96,16 +96,16 @@ impl Connect {
         }
         let keep_alive = read_u16(&mut body)?;
         let properties = if version.is_v5() {
-            Properties::decode(&mut body, PropertyContext::Connect)?
+            PacketProperties::decode(&mut body, PropertyContext::Connect)?
         } else {
-            Properties::default()
+            PacketProperties::default()
         };
         let client_id = read_string(&mut body)?;
         let will = if will_flag {
             let properties = if version.is_v5() {
-                Properties::decode(&mut body, PropertyContext::Will)?
+                PacketProperties::decode(&mut body, PropertyContext::Will)?
             } else {
-                Properties::default()
+                PacketProperties::default()
             };
             let topic = read_string(&mut body)?;
             validate_topic_name(&topic).map_err(DecodeError::InvalidTopicName)?;

@@ -4,7 +4,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{DecodeError, EncodeError};
 use crate::packet::{PacketBody, PacketType, impl_encode};
-use crate::properties::{Properties, PropertyContext, props_len};
+use crate::properties::{PacketProperties, PropertyContext, props_len};
 use crate::reason::{ReasonCode, ReasonContext};
 use crate::types::ProtocolVersion;
 use crate::wire::{expect_end, read_u8};
@@ -18,7 +18,7 @@ pub struct Disconnect {
     /// Why the connection is closed; `Success` is a normal disconnection.
     pub reason_code: ReasonCode,
     /// DISCONNECT properties (5.0).
-    pub properties: Properties,
+    pub properties: PacketProperties,
 }
 
 impl Disconnect {
@@ -26,7 +26,7 @@ impl Disconnect {
     pub fn new(reason_code: ReasonCode) -> Self {
         Self {
             reason_code,
-            properties: Properties::default(),
+            properties: PacketProperties::default(),
         }
     }
 
@@ -44,7 +44,7 @@ impl Disconnect {
                 }
             }
             if !body.is_empty() {
-                d.properties = Properties::decode(&mut body, PropertyContext::Disconnect)?;
+                d.properties = PacketProperties::decode(&mut body, PropertyContext::Disconnect)?;
             }
         }
         expect_end(&body)?;

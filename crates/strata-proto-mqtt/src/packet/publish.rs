@@ -5,7 +5,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{DecodeError, EncodeError};
 use crate::packet::{PacketBody, PacketType, impl_encode};
-use crate::properties::{Properties, PropertyContext, props_len, write_props};
+use crate::properties::{PacketProperties, PropertyContext, props_len, write_props};
 use crate::topic::{TopicError, validate_topic_name};
 use crate::types::{PacketId, ProtocolVersion, QoS};
 use crate::wire::{read_packet_id, read_string, string_len, write_string};
@@ -24,7 +24,7 @@ pub struct Publish {
     /// Packet identifier: present exactly when `qos` is 1 or 2.
     pub packet_id: Option<PacketId>,
     /// PUBLISH properties (5.0).
-    pub properties: Properties,
+    pub properties: PacketProperties,
     /// Application payload; decoded payloads share the receive buffer.
     pub payload: Bytes,
 }
@@ -41,7 +41,7 @@ impl Publish {
             retain: false,
             topic: topic.into(),
             packet_id: None,
-            properties: Properties::default(),
+            properties: PacketProperties::default(),
             payload: payload.into(),
         }
     }
@@ -64,9 +64,9 @@ impl Publish {
             Some(read_packet_id(&mut body)?)
         };
         let properties = if version.is_v5() {
-            Properties::decode(&mut body, PropertyContext::Publish)?
+            PacketProperties::decode(&mut body, PropertyContext::Publish)?
         } else {
-            Properties::default()
+            PacketProperties::default()
         };
         match validate_topic_name(&topic) {
             Ok(()) => {}

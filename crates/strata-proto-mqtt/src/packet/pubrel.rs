@@ -4,7 +4,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::error::{DecodeError, EncodeError};
 use crate::packet::{PacketBody, PacketType, ack, impl_encode};
-use crate::properties::Properties;
+use crate::properties::PacketProperties;
 use crate::reason::{ReasonCode, ReasonContext};
 use crate::types::{PacketId, ProtocolVersion};
 
@@ -19,7 +19,7 @@ pub struct PubRel {
     /// Reason code (5.0); `Success` when absent on the wire.
     pub reason_code: ReasonCode,
     /// Properties (5.0): reason string and user properties.
-    pub properties: Properties,
+    pub properties: PacketProperties,
 }
 
 impl PubRel {
@@ -33,7 +33,7 @@ impl PubRel {
         Self {
             packet_id,
             reason_code,
-            properties: Properties::default(),
+            properties: PacketProperties::default(),
         }
     }
 

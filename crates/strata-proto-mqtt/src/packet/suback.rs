@@ -5,7 +5,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{DecodeError, EncodeError};
 use crate::packet::{PacketBody, PacketType, impl_encode};
-use crate::properties::{Properties, PropertyContext, props_len, write_props};
+use crate::properties::{PacketProperties, PropertyContext, props_len, write_props};
 use crate::reason::{ReasonCode, ReasonContext};
 use crate::types::{PacketId, ProtocolVersion};
 use crate::wire::{read_packet_id, read_u8};
@@ -19,7 +19,7 @@ pub struct SubAck {
     /// Packet identifier of the SUBSCRIBE.
     pub packet_id: PacketId,
     /// SUBACK properties (5.0).
-    pub properties: Properties,
+    pub properties: PacketProperties,
     /// Granted QoS or failure, per filter.
     pub reason_codes: Vec<ReasonCode>,
 }
@@ -29,7 +29,7 @@ impl SubAck {
     pub fn new(packet_id: PacketId, reason_codes: Vec<ReasonCode>) -> Self {
         Self {
             packet_id,
-            properties: Properties::default(),
+            properties: PacketProperties::default(),
             reason_codes,
         }
     }
@@ -40,9 +40,9 @@ impl SubAck {
     ) -> Result<Self, DecodeError> {
         let packet_id = read_packet_id(&mut body)?;
         let properties = if version.is_v5() {
-            Properties::decode(&mut body, PropertyContext::SubAck)?
+            PacketProperties::decode(&mut body, PropertyContext::SubAck)?
         } else {
-            Properties::default()
+            PacketProperties::default()
         };
         let mut reason_codes = Vec::with_capacity(body.len());
         while !body.is_empty() {

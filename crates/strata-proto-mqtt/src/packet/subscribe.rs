@@ -6,7 +6,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{DecodeError, EncodeError};
 use crate::packet::{PacketBody, PacketType, impl_encode};
-use crate::properties::{Properties, PropertyContext, props_len, write_props};
+use crate::properties::{PacketProperties, PropertyContext, props_len, write_props};
 use crate::topic::{SharedFilter, validate_topic_filter};
 use crate::types::{PacketId, ProtocolVersion, QoS};
 use crate::wire::{read_packet_id, read_string, read_u8, string_len, write_string};
@@ -103,7 +103,7 @@ pub struct Subscribe {
     /// The subscriptions, at least one.
     pub filters: Vec<Subscription>,
     /// SUBSCRIBE properties (5.0): subscription identifier and user properties.
-    pub properties: Properties,
+    pub properties: PacketProperties,
 }
 
 impl Subscribe {
@@ -112,7 +112,7 @@ impl Subscribe {
         Self {
             packet_id,
             filters,
-            properties: Properties::default(),
+            properties: PacketProperties::default(),
         }
     }
 
@@ -122,9 +122,9 @@ impl Subscribe {
     ) -> Result<Self, DecodeError> {
         let packet_id = read_packet_id(&mut body)?;
         let properties = if version.is_v5() {
-            Properties::decode(&mut body, PropertyContext::Subscribe)?
+            PacketProperties::decode(&mut body, PropertyContext::Subscribe)?
         } else {
-            Properties::default()
+            PacketProperties::default()
         };
         let mut filters = Vec::new();
         while !body.is_empty() {

@@ -6,7 +6,7 @@ use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 
 use super::*;
-use crate::properties::{Properties, PropertyContext, PropertyId};
+use crate::properties::{PacketProperties, Properties, PropertyContext, PropertyId};
 use crate::reason::{ReasonCode, ReasonContext};
 use crate::types::{PacketId, QoS};
 
@@ -297,11 +297,13 @@ fn mask(mut p: Properties, ctx: PropertyContext) -> Properties {
     p
 }
 
-fn arb_props(ctx: PropertyContext, v: ProtocolVersion) -> BoxedStrategy<Properties> {
+fn arb_props(ctx: PropertyContext, v: ProtocolVersion) -> BoxedStrategy<PacketProperties> {
     if v.is_v5() {
-        arb_all_properties().prop_map(move |p| mask(p, ctx)).boxed()
+        arb_all_properties()
+            .prop_map(move |p| PacketProperties::from(mask(p, ctx)))
+            .boxed()
     } else {
-        Just(Properties::default()).boxed()
+        Just(PacketProperties::default()).boxed()
     }
 }
 
@@ -416,7 +418,7 @@ fn arb_publish(v: ProtocolVersion) -> impl Strategy<Value = Packet> {
 fn arb_ack(
     v: ProtocolVersion,
     ctx: ReasonContext,
-) -> impl Strategy<Value = (PacketId, ReasonCode, Properties)> {
+) -> impl Strategy<Value = (PacketId, ReasonCode, PacketProperties)> {
     (
         arb_packet_id(),
         arb_reason(ctx),

@@ -5,7 +5,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{DecodeError, EncodeError};
 use crate::packet::{PacketBody, PacketType, impl_encode};
-use crate::properties::{Properties, PropertyContext, props_len, write_props};
+use crate::properties::{PacketProperties, PropertyContext, props_len, write_props};
 use crate::reason::{ReasonCode, ReasonContext};
 use crate::types::{PacketId, ProtocolVersion};
 use crate::wire::{expect_end, read_packet_id, read_u8};
@@ -17,7 +17,7 @@ pub struct UnsubAck {
     /// Packet identifier of the UNSUBSCRIBE.
     pub packet_id: PacketId,
     /// UNSUBACK properties (5.0).
-    pub properties: Properties,
+    pub properties: PacketProperties,
     /// Outcome per filter (5.0).
     pub reason_codes: Vec<ReasonCode>,
 }
@@ -27,7 +27,7 @@ impl UnsubAck {
     pub fn new(packet_id: PacketId, reason_codes: Vec<ReasonCode>) -> Self {
         Self {
             packet_id,
-            properties: Properties::default(),
+            properties: PacketProperties::default(),
             reason_codes,
         }
     }
@@ -37,10 +37,10 @@ impl UnsubAck {
         version: ProtocolVersion,
     ) -> Result<Self, DecodeError> {
         let packet_id = read_packet_id(&mut body)?;
-        let mut properties = Properties::default();
+        let mut properties = PacketProperties::default();
         let mut reason_codes = Vec::new();
         if version.is_v5() {
-            properties = Properties::decode(&mut body, PropertyContext::UnsubAck)?;
+            properties = PacketProperties::decode(&mut body, PropertyContext::UnsubAck)?;
             while !body.is_empty() {
                 let b = read_u8(&mut body)?;
                 let rc = ReasonCode::try_from(b).map_err(DecodeError::UnknownReasonCode)?;

@@ -6,7 +6,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{DecodeError, EncodeError};
 use crate::packet::{PacketBody, PacketType, impl_encode};
-use crate::properties::{Properties, PropertyContext, props_len, write_props};
+use crate::properties::{PacketProperties, PropertyContext, props_len, write_props};
 use crate::topic::validate_topic_filter;
 use crate::types::{PacketId, ProtocolVersion};
 use crate::wire::{read_packet_id, read_string, string_len, write_string};
@@ -19,7 +19,7 @@ pub struct Unsubscribe {
     /// The topic filters to remove, at least one.
     pub filters: Vec<String>,
     /// UNSUBSCRIBE properties (5.0): user properties.
-    pub properties: Properties,
+    pub properties: PacketProperties,
 }
 
 impl Unsubscribe {
@@ -28,7 +28,7 @@ impl Unsubscribe {
         Self {
             packet_id,
             filters,
-            properties: Properties::default(),
+            properties: PacketProperties::default(),
         }
     }
 
@@ -38,9 +38,9 @@ impl Unsubscribe {
     ) -> Result<Self, DecodeError> {
         let packet_id = read_packet_id(&mut body)?;
         let properties = if version.is_v5() {
-            Properties::decode(&mut body, PropertyContext::Unsubscribe)?
+            PacketProperties::decode(&mut body, PropertyContext::Unsubscribe)?
         } else {
-            Properties::default()
+            PacketProperties::default()
         };
         let mut filters = Vec::new();
         while !body.is_empty() {
