@@ -543,6 +543,7 @@ impl ServerConnection {
                     }
                 }
                 State::Connected => {
+                    let first = self.recv.first().copied();
                     match packet::decode(
                         &mut self.recv,
                         self.version,
@@ -550,6 +551,13 @@ impl ServerConnection {
                     ) {
                         Ok(Some(p)) => self.on_packet(p),
                         Ok(None) => break,
+                        Err(_) if first.is_some_and(|b| b >> 4 == PacketType::Connect as u8) => {
+                            // A second CONNECT is a protocol error whatever its content.
+                            self.violation(ProtocolViolation::UnexpectedPacket(
+                                PacketType::Connect,
+                            ));
+                            break;
+                        }
                         Err(e) => {
                             self.violation(e.into());
                             break;
@@ -616,6 +624,24 @@ impl ServerConnection {
                 false,
             );
             return;
+        }
+        if self.version.is_v5()
+            && let Some(will) = &connect.will
+        {
+            let refused = if will.qos > self.config.maximum_qos {
+                Some(ProtocolViolation::QoSNotSupported)
+            } else if will.retain && !self.config.retain_available {
+                Some(ProtocolViolation::RetainNotSupported)
+            } else {
+                None
+            };
+            if let Some(v) = refused {
+                let code = v.reason_code();
+                self.send_connack_error(code);
+                self.events.push_back(Event::ProtocolError(v));
+                self.close(DisconnectReason::ProtocolError(code), false);
+                return;
+            }
         }
         let p = &connect.properties;
         self.client = ClientLimits {

@@ -34,9 +34,9 @@ impl ConnAck {
         }
     }
 
-    /// The bytes a server sends for a CONNECT with an unsupported protocol level: a 3.1.1
-    /// CONNACK with return code 1 (which MQTT 5.0 clients also understand as 0x84 would be
-    /// sent by a 3.1.1 server), after which it closes the connection.
+    /// The bytes a server sends for a CONNECT with an unsupported protocol level before closing
+    /// the connection: a 3.1.1-format CONNACK with return code 1 ("unacceptable protocol
+    /// version"), the one answer that clients of every version can parse.
     pub fn unsupported_version() -> [u8; 4] {
         [0x20, 0x02, 0x00, 0x01]
     }

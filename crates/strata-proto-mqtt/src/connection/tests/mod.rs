@@ -887,3 +887,38 @@ fn memory_footprint() {
         core::mem::size_of::<Packet>()
     );
 }
+
+mqtt_test!(
+    second_connect_with_bad_level_is_still_a_protocol_error,
+    |pair| {
+        pair.connect();
+        pair.send_raw(&[
+            0x10, 0x0D, 0, 4, b'M', b'Q', b'T', b'T', 9, 0x02, 0, 0, 0, 1, b'a',
+        ]);
+        assert_closed_with(&mut pair, ReasonCode::ProtocolError);
+    }
+);
+
+#[test]
+fn v5_will_qos_above_maximum_is_refused() {
+    let mut config = ServerConfig::default();
+    config.maximum_qos(QoS::AtMostOnce);
+    let mut pair = Pair::with_config(ProtocolVersion::V5, config);
+    let mut c = pair.connect_packet();
+    c.will = Some(Will {
+        topic: "w".into(),
+        payload: Bytes::new(),
+        qos: QoS::AtLeastOnce,
+        retain: false,
+        properties: PacketProperties::default(),
+    });
+    pair.send(Packet::Connect(alloc::boxed::Box::new(c)));
+    assert_eq!(
+        pair.recv(),
+        [Packet::ConnAck(ConnAck::new(
+            false,
+            ReasonCode::QoSNotSupported
+        ))]
+    );
+    assert!(pair.server.is_closed());
+}
