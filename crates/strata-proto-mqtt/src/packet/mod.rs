@@ -367,4 +367,4 @@ pub fn sniff_connect_version(bytes: &[u8]) -> Option<ProtocolVersion> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -549,7 +549,7 @@ fn arb_auth() -> impl Strategy<Value = Packet> {
         })
 }
 
-fn arb_packet(v: ProtocolVersion) -> BoxedStrategy<Packet> {
+pub(crate) fn arb_packet(v: ProtocolVersion) -> BoxedStrategy<Packet> {
     let mut options = alloc::vec![
         arb_connect(v).boxed(),
         arb_connack(v).boxed(),

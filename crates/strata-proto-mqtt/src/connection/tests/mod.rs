@@ -922,3 +922,45 @@ fn v5_will_qos_above_maximum_is_refused() {
     );
     assert!(pair.server.is_closed());
 }
+
+#[test]
+fn valid_packet_sequences_never_panic() {
+    use proptest::prelude::*;
+    use proptest::test_runner::TestRunner;
+    let strategy = (any::<bool>(), 1u8..64).prop_flat_map(|(v5, chunk)| {
+        let version = if v5 {
+            ProtocolVersion::V5
+        } else {
+            ProtocolVersion::V311
+        };
+        (
+            Just((version, chunk)),
+            proptest::collection::vec(crate::packet::tests::arb_packet(version), 0..12),
+        )
+    });
+    let mut runner = TestRunner::default();
+    runner
+        .run(&strategy, |((version, chunk), packets)| {
+            // First byte: version in bit 0, chunk size in the rest (see fuzz::drive_server).
+            let mut data = vec![u8::from(version.is_v5()) | (chunk << 1)];
+            let mut buf = bytes::BytesMut::new();
+            // Only packets a client may send, so sequences run long before any violation.
+            let client_packets = packets.iter().filter(|p| {
+                !matches!(
+                    p,
+                    Packet::Connect(_)
+                        | Packet::ConnAck(_)
+                        | Packet::SubAck(_)
+                        | Packet::UnsubAck(_)
+                        | Packet::PingResp(_)
+                )
+            });
+            for p in client_packets {
+                let _ = p.encode(version, &mut buf);
+            }
+            data.extend_from_slice(&buf);
+            crate::fuzz::drive_server(&data);
+            Ok(())
+        })
+        .unwrap();
+}
