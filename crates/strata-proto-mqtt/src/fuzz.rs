@@ -84,7 +84,7 @@ pub fn drive_server(data: &[u8]) {
                     if let Some(id) = p.packet_id {
                         let _ = conn.ack_incoming(id);
                     }
-                    let _ = conn.publish(p);
+                    let _ = conn.publish(now, p);
                 }
                 Event::Subscribe(s) => {
                     let codes = vec![ReasonCode::GrantedQoS1; s.filters.len()];

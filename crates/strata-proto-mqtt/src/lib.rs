@@ -69,8 +69,9 @@ mod types;
 mod wire;
 
 pub use connection::{
-    AcceptOptions, DisconnectReason, Event, ProtocolViolation, PublishError, PublishOutcome,
-    ServerConfig, ServerConnection, SessionState, UsageError,
+    AcceptOptions, DisconnectReason, Event, InflightMessage, OutgoingState, PendingMessage,
+    ProtocolViolation, PublishError, PublishOutcome, ServerConfig, ServerConnection, SessionState,
+    UsageError,
 };
 pub use error::{DecodeError, EncodeError, Error};
 pub use packet::{

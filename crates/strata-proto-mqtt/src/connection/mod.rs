@@ -41,7 +41,7 @@ mod tests;
 pub use config::{AcceptOptions, ServerConfig};
 pub use error::{ProtocolViolation, PublishError, UsageError};
 pub use event::{DisconnectReason, Event, PublishOutcome};
-pub use session::{InflightMessage, OutgoingState, SessionState};
+pub use session::{InflightMessage, OutgoingState, PendingMessage, SessionState};
 
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -53,6 +53,7 @@ use crate::packet::{
     self, Auth, ConnAck, Connect, Disconnect, Packet, PacketType, PingResp, PubAck, PubComp,
     PubRec, PubRel, Publish, SubAck, Subscribe, UnsubAck,
 };
+use crate::properties::PacketProperties;
 use crate::reason::{ReasonCode, ReasonContext};
 use crate::types::{PacketId, ProtocolVersion, QoS};
 
@@ -101,6 +102,8 @@ pub struct ServerConnection {
     pending_subacks: BTreeMap<u16, usize>,
     pending_unsubacks: BTreeMap<u16, usize>,
     client_keep_alive: u16,
+    /// The latest `now` the caller passed in.
+    now: u64,
     keep_alive_ms: u64,
     last_activity: u64,
     connect_deadline: u64,
@@ -131,6 +134,7 @@ impl ServerConnection {
             pending_subacks: BTreeMap::new(),
             pending_unsubacks: BTreeMap::new(),
             client_keep_alive: 0,
+            now,
             keep_alive_ms: 0,
             last_activity: now,
             connect_deadline,
@@ -184,6 +188,7 @@ impl ServerConnection {
         if self.state == State::Closed || data.is_empty() {
             return;
         }
+        self.now = now;
         self.last_activity = now;
         self.recv.extend_from_slice(data);
         self.process();
@@ -194,6 +199,7 @@ impl ServerConnection {
     /// Call it when the deadline from `poll_timeout` is reached (calling it early is harmless),
     /// then poll `poll_event` and `poll_transmit`.
     pub fn handle_timeout(&mut self, now: u64) {
+        self.now = now;
         match self.state {
             State::AwaitingConnect if now >= self.connect_deadline => {
                 self.violation(ProtocolViolation::ConnectTimeout);
@@ -307,6 +313,7 @@ impl ServerConnection {
         connack.encoded_len(self.version)?;
         self.transmit.push_back(Packet::ConnAck(connack));
         self.state = State::Connected;
+        self.now = now;
         self.keep_alive_ms = u64::from(keep_alive) * 1500;
         self.last_activity = now;
         self.session = options.session.unwrap_or_default();
@@ -330,18 +337,29 @@ impl ServerConnection {
         Ok(())
     }
 
-    /// Sends an application message to the client.
+    /// Sends an application message to the client at `now`.
     ///
     /// QoS 1/2 messages get a packet identifier and are tracked until acknowledged; when the
     /// client's Receive Maximum (or [`ServerConfig::max_outgoing_inflight`]) is reached they
-    /// wait in the pending queue. The message's `packet_id`, `dup` and topic alias are managed
-    /// here and overwritten. A message larger than the client's Maximum Packet Size is dropped.
-    pub fn publish(&mut self, mut message: Publish) -> Result<PublishOutcome, PublishError> {
+    /// wait in the pending queue, where their Message Expiry Interval counts down (the broker
+    /// accounts for the time the message spent in the broker before this call). The message's
+    /// `packet_id`, `dup` and topic alias are managed here and overwritten; on 3.1.1 its
+    /// properties are dropped. A message larger than the client's Maximum Packet Size is
+    /// dropped, as MQTT 5.0 requires.
+    pub fn publish(
+        &mut self,
+        now: u64,
+        mut message: Publish,
+    ) -> Result<PublishOutcome, PublishError> {
         if self.state != State::Connected {
             return Err(PublishError::NotConnected(message));
         }
+        self.now = self.now.max(now);
         message.dup = false;
         message.properties.topic_alias = None;
+        if !self.version.is_v5() {
+            message.properties = PacketProperties::new();
+        }
         message.packet_id = (message.qos != QoS::AtMostOnce).then_some(PacketId::MAX);
         let size = match message.encoded_len(self.version) {
             Ok(size) => size,
@@ -364,7 +382,10 @@ impl ServerConnection {
         if self.session.pending.len() >= self.config.max_pending {
             return Err(PublishError::QueueFull(message));
         }
-        self.session.pending.push_back(message);
+        self.session.pending.push_back(PendingMessage {
+            message,
+            queued_at: now,
+        });
         Ok(PublishOutcome::Queued)
     }
 
@@ -851,12 +872,22 @@ impl ServerConnection {
         Some(id)
     }
 
-    /// Moves pending messages into free in-flight slots.
+    /// Moves pending messages into free in-flight slots, discarding expired ones.
     fn fill_inflight(&mut self) {
         while self.session.inflight.len() < self.inflight_limit() {
-            let Some(message) = self.session.pending.pop_front() else {
+            let Some(PendingMessage {
+                mut message,
+                queued_at,
+            }) = self.session.pending.pop_front()
+            else {
                 break;
             };
+            if !SessionState::age_message(&mut message, queued_at, self.now) {
+                continue;
+            }
+            if !self.version.is_v5() {
+                message.properties = PacketProperties::new();
+            }
             let mut sized = message.clone();
             sized.packet_id = Some(PacketId::MAX);
             let fits = sized
@@ -867,7 +898,10 @@ impl ServerConnection {
                 continue;
             }
             if self.start_inflight(message.clone()).is_none() {
-                self.session.pending.push_front(message);
+                self.session.pending.push_front(PendingMessage {
+                    message,
+                    queued_at: self.now,
+                });
                 break;
             }
         }

@@ -27,6 +27,17 @@ pub struct InflightMessage {
     pub state: OutgoingState,
 }
 
+/// An outgoing message waiting for an in-flight slot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingMessage {
+    /// The message, without packet identifier.
+    pub message: Publish,
+    /// When it was queued, in the caller's milliseconds (the `now` of the call that queued it).
+    /// Its Message Expiry Interval is reduced by the time spent queued when it is sent, and it
+    /// is discarded if that interval has passed (MQTT 5.0 section 3.3.2.3.3).
+    pub queued_at: u64,
+}
+
 /// The part of an MQTT session that the connection state machine keeps and that must survive a
 /// reconnection: take it out of a closed connection with
 /// [`ServerConnection::take_session`](crate::ServerConnection::take_session) and pass it to the
@@ -45,7 +56,7 @@ pub struct SessionState {
     /// On resumption they are re-sent (PUBLISH with DUP set, or PUBREL) in this order.
     pub inflight: VecDeque<InflightMessage>,
     /// Outgoing QoS 1/2 messages waiting for an in-flight slot, in order (no packet id yet).
-    pub pending: VecDeque<Publish>,
+    pub pending: VecDeque<PendingMessage>,
     /// Incoming QoS 2 packet identifiers for which PUBREC was sent and PUBREL not yet received;
     /// a PUBLISH re-sent with one of them is answered with PUBREC but not delivered again.
     pub incoming_awaiting_pubrel: BTreeSet<u16>,
@@ -64,17 +75,35 @@ impl SessionState {
         self.inflight.len() + self.pending.len()
     }
 
-    /// Queues a message for delivery when the session is next resumed (e.g. while the client
-    /// is offline). QoS 0 messages are not queued and are given back.
-    pub fn queue(&mut self, mut message: Publish) -> Result<(), Publish> {
+    /// Queues a message at `now` for delivery when the session is next resumed (e.g. while
+    /// the client is offline). QoS 0 messages are not queued and are given back.
+    pub fn queue(&mut self, now: u64, mut message: Publish) -> Result<(), Publish> {
         if message.qos == QoS::AtMostOnce {
             return Err(message);
         }
         message.packet_id = None;
         message.dup = false;
         message.properties.topic_alias = None;
-        self.pending.push_back(message);
+        self.pending.push_back(PendingMessage {
+            message,
+            queued_at: now,
+        });
         Ok(())
+    }
+
+    /// Reduces the Message Expiry Interval of `message` by the whole seconds since
+    /// `queued_at`; returns false if the message has expired.
+    pub(crate) fn age_message(message: &mut Publish, queued_at: u64, now: u64) -> bool {
+        if let Some(expiry) = message.properties.message_expiry_interval {
+            let waited = now.saturating_sub(queued_at) / 1000;
+            if waited >= u64::from(expiry) {
+                return false;
+            }
+            // waited < expiry <= u32::MAX, so the conversion cannot fail.
+            let waited = u32::try_from(waited).unwrap_or(u32::MAX);
+            message.properties.message_expiry_interval = Some(expiry - waited);
+        }
+        true
     }
 
     pub(crate) fn find_inflight(&self, id: PacketId) -> Option<usize> {
@@ -120,13 +149,28 @@ mod tests {
     fn queue_refuses_qos0() {
         let mut s = SessionState::new();
         assert!(
-            s.queue(Publish::new("t", QoS::AtMostOnce, &b""[..]))
+            s.queue(0, Publish::new("t", QoS::AtMostOnce, &b""[..]))
                 .is_err()
         );
         assert!(
-            s.queue(Publish::new("t", QoS::AtLeastOnce, &b""[..]))
+            s.queue(0, Publish::new("t", QoS::AtLeastOnce, &b""[..]))
                 .is_ok()
         );
         assert_eq!(s.outgoing_len(), 1);
+    }
+}
+
+#[cfg(test)]
+mod expiry_tests {
+    use super::*;
+
+    #[test]
+    fn ageing() {
+        let mut m = Publish::new("t", QoS::AtLeastOnce, &b""[..]);
+        assert!(SessionState::age_message(&mut m, 0, 1_000_000));
+        m.properties.message_expiry_interval = Some(10);
+        assert!(SessionState::age_message(&mut m, 1_000, 4_999));
+        assert_eq!(m.properties.message_expiry_interval, Some(7));
+        assert!(!SessionState::age_message(&mut m, 0, 7_000));
     }
 }

@@ -341,7 +341,7 @@ mqtt_test!(outgoing_qos1, |pair| {
     pair.connect();
     let outcome = pair
         .server
-        .publish(Publish::new("t", QoS::AtLeastOnce, &b"x"[..]))
+        .publish(pair.now, Publish::new("t", QoS::AtLeastOnce, &b"x"[..]))
         .unwrap();
     assert_eq!(outcome, PublishOutcome::Sent(Some(pid(1))));
     let packets = pair.recv();
@@ -364,7 +364,7 @@ mqtt_test!(outgoing_qos1, |pair| {
 mqtt_test!(outgoing_qos2, |pair| {
     pair.connect();
     pair.server
-        .publish(Publish::new("t", QoS::ExactlyOnce, &b"x"[..]))
+        .publish(pair.now, Publish::new("t", QoS::ExactlyOnce, &b"x"[..]))
         .unwrap();
     assert_eq!(pair.recv().len(), 1);
     // PUBCOMP before PUBREC is ignored.
@@ -387,21 +387,24 @@ mqtt_test!(outgoing_flow_control_and_queue, |pair| {
     pair.connect();
     let msg = |n: u8| Publish::new("t", QoS::AtLeastOnce, vec![n]);
     assert!(matches!(
-        pair.server.publish(msg(1)),
+        pair.server.publish(pair.now, msg(1)),
         Ok(PublishOutcome::Sent(_))
     ));
     assert!(matches!(
-        pair.server.publish(msg(2)),
+        pair.server.publish(pair.now, msg(2)),
         Ok(PublishOutcome::Sent(_))
     ));
-    assert_eq!(pair.server.publish(msg(3)), Ok(PublishOutcome::Queued));
-    let err = pair.server.publish(msg(4)).unwrap_err();
+    assert_eq!(
+        pair.server.publish(pair.now, msg(3)),
+        Ok(PublishOutcome::Queued)
+    );
+    let err = pair.server.publish(pair.now, msg(4)).unwrap_err();
     assert!(matches!(err, PublishError::QueueFull(_)));
     assert_eq!(err.into_inner().payload[..], [4]);
     // QoS 0 is not flow controlled.
     assert_eq!(
         pair.server
-            .publish(Publish::new("t", QoS::AtMostOnce, vec![0])),
+            .publish(pair.now, Publish::new("t", QoS::AtMostOnce, vec![0])),
         Ok(PublishOutcome::Sent(None))
     );
     assert_eq!(pair.recv().len(), 3);
@@ -422,10 +425,13 @@ fn client_receive_maximum_limits_inflight() {
     pair.connect_with(c, AcceptOptions::new());
     let msg = Publish::new("t", QoS::AtLeastOnce, &b"x"[..]);
     assert!(matches!(
-        pair.server.publish(msg.clone()),
+        pair.server.publish(pair.now, msg.clone()),
         Ok(PublishOutcome::Sent(_))
     ));
-    assert_eq!(pair.server.publish(msg), Ok(PublishOutcome::Queued));
+    assert_eq!(
+        pair.server.publish(pair.now, msg),
+        Ok(PublishOutcome::Queued)
+    );
 }
 
 #[test]
@@ -436,12 +442,12 @@ fn client_maximum_packet_size_drops_large_messages() {
     pair.connect_with(c, AcceptOptions::new());
     let big = Publish::new("t", QoS::AtLeastOnce, vec![0u8; 64]);
     assert_eq!(
-        pair.server.publish(big),
+        pair.server.publish(pair.now, big),
         Ok(PublishOutcome::DroppedTooLarge)
     );
     let small = Publish::new("t", QoS::AtLeastOnce, vec![0u8; 4]);
     assert!(matches!(
-        pair.server.publish(small),
+        pair.server.publish(pair.now, small),
         Ok(PublishOutcome::Sent(_))
     ));
     assert_eq!(pair.recv().len(), 1);
@@ -455,7 +461,7 @@ fn outgoing_topic_aliases() {
     pair.connect_with(c, AcceptOptions::new());
     for topic in ["a/long/topic", "a/long/topic", "other"] {
         pair.server
-            .publish(Publish::new(topic, QoS::AtMostOnce, &b"x"[..]))
+            .publish(pair.now, Publish::new(topic, QoS::AtMostOnce, &b"x"[..]))
             .unwrap();
     }
     let packets = pair.recv();
@@ -671,7 +677,7 @@ mqtt_test!(server_disconnect, |pair| {
     );
     assert!(matches!(
         pair.server
-            .publish(Publish::new("t", QoS::AtMostOnce, &b""[..])),
+            .publish(pair.now, Publish::new("t", QoS::AtMostOnce, &b""[..])),
         Err(PublishError::NotConnected(_))
     ));
 });
@@ -750,13 +756,13 @@ mqtt_test!(session_survives_reconnection, |pair| {
     pair.server = crate::ServerConnection::new(config.clone(), 0);
     pair.connect();
     pair.server
-        .publish(Publish::new("q1", QoS::AtLeastOnce, &b"1"[..]))
+        .publish(pair.now, Publish::new("q1", QoS::AtLeastOnce, &b"1"[..]))
         .unwrap();
     pair.server
-        .publish(Publish::new("q2", QoS::ExactlyOnce, &b"2"[..]))
+        .publish(pair.now, Publish::new("q2", QoS::ExactlyOnce, &b"2"[..]))
         .unwrap();
     pair.server
-        .publish(Publish::new("q3", QoS::AtLeastOnce, &b"3"[..]))
+        .publish(pair.now, Publish::new("q3", QoS::AtLeastOnce, &b"3"[..]))
         .unwrap();
     assert_eq!(pair.recv().len(), 2);
     pair.send(Packet::PubRec(PubRec::new(pid(2))));
@@ -824,7 +830,7 @@ mqtt_test!(usage_errors_before_connect, |pair| {
     );
     assert!(matches!(
         pair.server
-            .publish(Publish::new("t", QoS::AtLeastOnce, &b""[..])),
+            .publish(pair.now, Publish::new("t", QoS::AtLeastOnce, &b""[..])),
         Err(PublishError::NotConnected(_))
     ));
 });
@@ -835,7 +841,7 @@ fn invalid_outgoing_message_is_given_back() {
     pair.connect();
     let err = pair
         .server
-        .publish(Publish::new("bad/#", QoS::AtMostOnce, &b""[..]))
+        .publish(pair.now, Publish::new("bad/#", QoS::AtMostOnce, &b""[..]))
         .unwrap_err();
     assert!(matches!(err, PublishError::Invalid(..)));
     assert_eq!(err.into_inner().topic, "bad/#");
@@ -963,4 +969,45 @@ fn valid_packet_sequences_never_panic() {
             Ok(())
         })
         .unwrap();
+}
+
+#[test]
+fn pending_messages_expire() {
+    let mut config = ServerConfig::default();
+    config.max_outgoing_inflight(1);
+    let mut pair = Pair::with_config(ProtocolVersion::V5, config);
+    pair.connect();
+    let expiring = |secs| {
+        let mut p = Publish::new("t", QoS::AtLeastOnce, &b"x"[..]);
+        p.properties.message_expiry_interval = Some(secs);
+        p
+    };
+    pair.server.publish(0, expiring(100)).unwrap();
+    assert_eq!(
+        pair.server.publish(0, expiring(5)),
+        Ok(PublishOutcome::Queued)
+    );
+    assert_eq!(
+        pair.server.publish(0, expiring(60)),
+        Ok(PublishOutcome::Queued)
+    );
+    assert_eq!(pair.recv().len(), 1);
+    pair.now = 10_000;
+    pair.send(Packet::PubAck(PubAck::new(pid(1))));
+    let packets = pair.recv();
+    // The 5 s message expired while queued; the 60 s one has 50 s left.
+    let [Packet::Publish(p)] = packets.as_slice() else {
+        panic!("{packets:?}")
+    };
+    assert_eq!(p.properties.message_expiry_interval, Some(50));
+}
+
+#[test]
+fn v311_drops_properties_of_outgoing_messages() {
+    let mut pair = Pair::new(ProtocolVersion::V311);
+    pair.connect();
+    let mut p = Publish::new("t", QoS::AtMostOnce, &b"x"[..]);
+    p.properties.user_properties.push(("k".into(), "v".into()));
+    assert_eq!(pair.server.publish(0, p), Ok(PublishOutcome::Sent(None)));
+    assert_eq!(pair.recv().len(), 1);
 }
