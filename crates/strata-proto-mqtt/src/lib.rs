@@ -41,6 +41,30 @@
 //!                         broker (routing, sessions, storage)
 //! ```
 //!
+//! # Feature flags
+//!
+//! - `std` (default): implements `std::error::Error` for the error types. Without it the crate
+//!   is `no_std` and needs only `alloc`; `nostd-check/` next to this crate proves that
+//!   (`cargo check` there fails if std creeps into the dependency graph).
+//!
+//! # Limits of the current version
+//!
+//! - MQTT 5.0 enhanced authentication during CONNECT (AUTH before CONNACK) is not supported:
+//!   bytes after CONNECT are held until the broker decides, so a broker should reject a CONNECT
+//!   carrying an Authentication Method with `BadAuthenticationMethod`. Re-authentication after
+//!   CONNACK is reported as [`Event::Auth`].
+//! - Outgoing topic aliases are assigned first come, first served and never replaced.
+//! - Will delay, session expiry and retained messages are the broker's business: the connection
+//!   reports them (in [`Connect`] and [`Event::Disconnected`]) but does not act on them.
+//!
+//! # Testing
+//!
+//! Unit tests sit beside each packet with byte vectors from the specifications; `proptest`
+//! round-trips every packet type on both versions; `connection/tests` drives a
+//! [`ServerConnection`] through an in-memory client with explicit time, running each scenario
+//! on 3.1.1 and 5.0. `fuzz/` holds cargo-fuzz targets (`cargo +nightly fuzz run decode`) whose
+//! bodies also run on random inputs in the ordinary tests.
+//!
 //! # Example: decoding a packet
 //!
 //! ```
