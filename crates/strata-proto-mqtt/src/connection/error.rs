@@ -36,6 +36,9 @@ pub enum ProtocolViolation {
     /// A SUBSCRIBE with a subscription identifier when the server does not support them.
     #[error("subscription identifiers not supported")]
     SubscriptionIdentifiersNotSupported,
+    /// A PUBLISH from the client carrying a Subscription Identifier (only servers send them).
+    #[error("subscription identifier in a PUBLISH from the client")]
+    SubscriptionIdentifierInPublish,
     /// A DISCONNECT setting a non-zero Session Expiry Interval after CONNECT set zero.
     #[error("session expiry interval changed from zero")]
     SessionExpiryChanged,
@@ -58,6 +61,7 @@ impl ProtocolViolation {
             Self::UnexpectedPacket(_)
             | Self::UnknownTopicAlias(_)
             | Self::SessionExpiryChanged
+            | Self::SubscriptionIdentifierInPublish
             | Self::ConnectTimeout => ReasonCode::ProtocolError,
             Self::TopicAliasOutOfRange(_) => ReasonCode::TopicAliasInvalid,
             Self::ReceiveMaximumExceeded => ReasonCode::ReceiveMaximumExceeded,

@@ -734,6 +734,9 @@ impl ServerConnection {
             if p.retain && !self.config.retain_available {
                 return self.violation(ProtocolViolation::RetainNotSupported);
             }
+            if !p.properties.subscription_identifiers.is_empty() {
+                return self.violation(ProtocolViolation::SubscriptionIdentifierInPublish);
+            }
             if let Some(alias) = p.properties.topic_alias.take() {
                 if alias > self.config.topic_alias_maximum {
                     return self.violation(ProtocolViolation::TopicAliasOutOfRange(alias));
@@ -915,6 +918,10 @@ impl ServerConnection {
                 OutgoingState::AwaitingPubAck | OutgoingState::AwaitingPubRec => {
                     let mut p = m.message.clone();
                     p.dup = true;
+                    if !self.version.is_v5() {
+                        // The session may come from a 5.0 connection.
+                        p.properties = PacketProperties::new();
+                    }
                     Packet::Publish(p)
                 }
                 OutgoingState::AwaitingPubComp => Packet::PubRel(PubRel::new(m.packet_id)),

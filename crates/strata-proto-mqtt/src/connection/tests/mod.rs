@@ -1011,3 +1011,34 @@ fn v311_drops_properties_of_outgoing_messages() {
     assert_eq!(pair.server.publish(0, p), Ok(PublishOutcome::Sent(None)));
     assert_eq!(pair.recv().len(), 1);
 }
+
+#[test]
+fn v5_session_resumed_on_v311_drops_properties() {
+    let mut pair = Pair::new(ProtocolVersion::V5);
+    pair.connect();
+    let mut p = Publish::new("t", QoS::AtLeastOnce, &b"x"[..]);
+    p.properties.user_properties.push(("k".into(), "v".into()));
+    pair.server.publish(0, p).unwrap();
+    pair.server.handle_eof();
+    let session = pair.server.take_session().unwrap();
+
+    let mut pair = Pair::new(ProtocolVersion::V311);
+    let c = pair.connect_packet();
+    pair.send(Packet::Connect(alloc::boxed::Box::new(c)));
+    let _ = pair.events();
+    pair.server
+        .accept_connect(0, AcceptOptions::resume(session))
+        .unwrap();
+    let packets = pair.recv();
+    assert!(matches!(&packets[1], Packet::Publish(p) if p.dup && p.properties.is_empty()));
+}
+
+#[test]
+fn client_publish_with_subscription_identifier() {
+    let mut pair = Pair::new(ProtocolVersion::V5);
+    pair.connect();
+    let mut p = Publish::new("t", QoS::AtMostOnce, &b"x"[..]);
+    p.properties.subscription_identifiers.push(1);
+    pair.send(Packet::Publish(p));
+    assert_closed_with(&mut pair, ReasonCode::ProtocolError);
+}
