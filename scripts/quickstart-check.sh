@@ -8,11 +8,11 @@ cargo build --release --locked -q
 DATA=$(mktemp -d)
 LOG="$DATA/server.out"
 export STRATA_ADMIN_PASSWORD=quickstart-password
-./target/release/strata serve --data-dir "$DATA/data" --http-listen 127.0.0.1:0 >"$LOG" 2>&1 &
+./target/release/strata serve --data-dir "$DATA/data" --http-listen 127.0.0.1:0 --mqtt-listen 127.0.0.1:0 >"$LOG" 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$DATA"' EXIT
 for _ in $(seq 1 100); do
-  grep -q "listening on" "$LOG" && break
+  grep -q "HTTP API listening on" "$LOG" && break
   sleep 0.1
 done
 BASE=$(sed -n 's/^strata: HTTP API listening on //p' "$LOG")

@@ -7,8 +7,11 @@ cd "$(dirname "$0")/.."
 
 log() { printf '\n==> %s\n' "$*"; }
 
-# Debian packages the tests use.
-APT_PACKAGES=(curl jq)
+# Debian packages the tests use: curl and jq for the quickstart, the Mosquitto clients for
+# the MQTT tests (and the Mosquitto broker for the side-by-side benchmark).
+APT_PACKAGES=(curl jq mosquitto mosquitto-clients)
+# Python packages the tests use.
+PIP_PACKAGES=("paho-mqtt>=2,<3" "pytest>=7")
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -22,6 +25,11 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
 fi
 
+if ! python3 -c "import paho.mqtt, pytest" >/dev/null 2>&1; then
+  log "installing Python packages: ${PIP_PACKAGES[*]}"
+  python3 -m pip install --quiet --disable-pip-version-check "${PIP_PACKAGES[@]}"
+fi
+
 command -v cargo >/dev/null || { echo "cargo is missing: install Rust from https://rustup.rs" >&2; exit 1; }
 
 log "cargo fmt --check"
@@ -32,6 +40,14 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 log "cargo test"
 cargo test --workspace --locked
+
+log "no_std builds"
+for dir in crates/*/nostd-check; do
+  (cd "$dir" && cargo check --locked --quiet)
+done
+
+log "MQTT tests with real clients (paho-mqtt, mosquitto_pub/sub)"
+STRATA_BIN="$PWD/target/debug/strata" python3 -m pytest -q tests/mqtt
 
 log "README quickstart"
 ./scripts/quickstart-check.sh

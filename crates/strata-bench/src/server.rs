@@ -30,6 +30,8 @@ impl Server {
             .arg(&dir.0)
             .arg("--http-listen")
             .arg("127.0.0.1:0")
+            .arg("--mqtt-listen")
+            .arg("127.0.0.1:0")
             .arg("--log-level")
             .arg("warn")
             .env("STRATA_ADMIN_PASSWORD", ADMIN_PASSWORD)

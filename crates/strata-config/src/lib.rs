@@ -63,6 +63,8 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     /// Management API authentication.
     pub auth: AuthConfig,
+    /// The MQTT broker.
+    pub mqtt: MqttConfig,
 }
 
 impl Default for Config {
@@ -74,6 +76,48 @@ impl Default for Config {
             storage: StorageConfig::default(),
             telemetry: TelemetryConfig::default(),
             auth: AuthConfig::default(),
+            mqtt: MqttConfig::default(),
+        }
+    }
+}
+
+/// The MQTT broker.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MqttConfig {
+    /// Run the broker at all.
+    pub enabled: bool,
+    /// Plain MQTT over TCP; port 0 picks a free port (printed at start).
+    pub listen: SocketAddr,
+    /// Let clients connect without credentials; they may use any topic except the device API.
+    pub allow_anonymous: bool,
+    /// Event-loop threads; 0 means one per core.
+    pub workers: usize,
+    /// Most simultaneous connections.
+    pub max_connections: usize,
+    /// Largest MQTT packet accepted or sent, in bytes.
+    pub max_packet_size: u32,
+    /// Outgoing QoS 1/2 messages in flight per client.
+    pub max_inflight: u16,
+    /// Messages queued per session (offline, or waiting for an in-flight slot).
+    pub max_queued_messages: usize,
+    /// Longest session expiry granted to clients.
+    #[serde(with = "humantime_serde")]
+    pub max_session_expiry: Duration,
+}
+
+impl Default for MqttConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 1883)),
+            allow_anonymous: false,
+            workers: 0,
+            max_connections: 100_000,
+            max_packet_size: 1024 * 1024,
+            max_inflight: 64,
+            max_queued_messages: 1000,
+            max_session_expiry: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -277,6 +321,27 @@ impl Config {
             return Err(invalid(
                 "telemetry.max_points_per_request",
                 "must be at least 1",
+            ));
+        }
+        if !(1..=1_000_000).contains(&self.mqtt.max_connections) {
+            return Err(invalid("mqtt.max_connections", "must be from 1 to 1000000"));
+        }
+        if !(64..=268_435_455).contains(&self.mqtt.max_packet_size) {
+            return Err(invalid(
+                "mqtt.max_packet_size",
+                "must be from 64 to 268435455 (the MQTT maximum)",
+            ));
+        }
+        if self.mqtt.max_inflight == 0 {
+            return Err(invalid("mqtt.max_inflight", "must be at least 1"));
+        }
+        if self.mqtt.max_queued_messages == 0 {
+            return Err(invalid("mqtt.max_queued_messages", "must be at least 1"));
+        }
+        if self.mqtt.workers > 256 {
+            return Err(invalid(
+                "mqtt.workers",
+                "must be at most 256 (0 = one per core)",
             ));
         }
         if self.auth.session_ttl < Duration::from_secs(60) {

@@ -6,6 +6,7 @@
 //!
 //! Exit codes: 0 success, 1 runtime failure, 2 bad command line, 78 bad configuration.
 
+mod mqtt;
 mod serve;
 
 use std::path::PathBuf;
@@ -65,6 +66,9 @@ pub(crate) struct ConfigArgs {
     /// HTTP listen address, e.g. 127.0.0.1:8080 (overrides `http.listen`).
     #[arg(long)]
     http_listen: Option<String>,
+    /// MQTT listen address, e.g. 127.0.0.1:1883 (overrides `mqtt.listen`).
+    #[arg(long)]
+    mqtt_listen: Option<String>,
     /// Log filter, e.g. `info` or `debug,hyper=info` (overrides `log.level`).
     #[arg(long)]
     log_level: Option<String>,
@@ -89,6 +93,9 @@ impl ConfigArgs {
         }
         if let Some(listen) = &self.http_listen {
             loader.set("http.listen", listen.clone());
+        }
+        if let Some(listen) = &self.mqtt_listen {
+            loader.set("mqtt.listen", listen.clone());
         }
         if let Some(level) = &self.log_level {
             loader.set("log.level", level.clone());

@@ -7,7 +7,8 @@ use std::time::Duration;
 use anyhow::Context;
 use metrics_exporter_prometheus::PrometheusBuilder;
 use strata_api::AppState;
-use strata_config::{Config, LogFormat, SyncMode};
+use strata_broker::{Broker, BrokerConfig, BrokerHandle};
+use strata_config::{Config, LogFormat, MqttConfig, SyncMode};
 use strata_platform::Platform;
 use strata_platform::accounts::Bootstrap;
 use strata_store::sqlite::{SqliteOptions, SqliteStore, Sync};
@@ -64,6 +65,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         )
     })?;
     let listen = config.http.listen;
+    let mqtt = config.mqtt.clone();
     let platform = Platform::new(Arc::new(store), config)
         .await
         .context("cannot initialise the platform")?;
@@ -94,7 +96,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             format!("cannot listen on {listen} (in use? choose another with --http-listen)")
         })?;
     let local = listener.local_addr()?;
-    // Tests and scripts wait for this exact line on stdout.
+    let broker = if mqtt.enabled {
+        Some(start_broker(&mqtt, &platform)?)
+    } else {
+        None
+    };
+    // Tests and scripts wait for this exact line on stdout; it comes last, when every
+    // listener is up.
     println!("strata: HTTP API listening on http://{local}");
     let _ = std::io::stdout().flush();
     tracing::info!(%local, "HTTP API listening");
@@ -113,11 +121,61 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         platform,
         metrics: Some(metrics),
     };
-    strata_api::serve(listener, state, shutdown_signal())
-        .await
-        .context("HTTP server failed")?;
+    let served = strata_api::serve(listener, state, shutdown_signal()).await;
+    if let Some((handle, threads)) = broker {
+        handle.shutdown();
+        for thread in threads {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+    served.context("HTTP server failed")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+type BrokerThreads = Vec<std::thread::JoinHandle<std::io::Result<()>>>;
+
+fn start_broker(
+    config: &MqttConfig,
+    platform: &Platform,
+) -> anyhow::Result<(BrokerHandle, BrokerThreads)> {
+    let hooks = Arc::new(crate::mqtt::PlatformHooks {
+        platform: platform.clone(),
+        runtime: tokio::runtime::Handle::current(),
+        allow_anonymous: config.allow_anonymous,
+    });
+    let broker_config = BrokerConfig {
+        tcp: vec![config.listen],
+        workers: config.workers,
+        max_connections: config.max_connections,
+        max_packet_size: config.max_packet_size,
+        max_inflight: config.max_inflight,
+        max_queued_messages: config.max_queued_messages,
+        max_session_expiry_secs: config.max_session_expiry.as_secs().min(u32::MAX as u64) as u32,
+        ..BrokerConfig::default()
+    };
+    let (handle, workers) = Broker::bind(broker_config, hooks).with_context(|| {
+        format!(
+            "cannot listen for MQTT on {} (in use? choose another with --mqtt-listen or \
+             mqtt.listen, or set mqtt.enabled = false)",
+            config.listen
+        )
+    })?;
+    let mut threads = Vec::new();
+    for (i, worker) in workers.into_iter().enumerate() {
+        threads.push(
+            std::thread::Builder::new()
+                .name(format!("strata-mqtt-{i}"))
+                .spawn(move || worker.run())
+                .context("cannot start an MQTT worker thread")?,
+        );
+    }
+    for addr in handle.local_addrs() {
+        println!("strata: MQTT listening on mqtt://{addr}");
+        tracing::info!(%addr, "MQTT listening");
+    }
+    let _ = std::io::stdout().flush();
+    Ok((handle, threads))
 }
 
 async fn shutdown_signal() {

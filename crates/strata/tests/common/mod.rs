@@ -17,6 +17,8 @@ pub const ADMIN_PASSWORD: &str = "test-password-1";
 pub struct Server {
     pub child: Child,
     pub base: String,
+    /// MQTT address (host:port), empty when the broker is off.
+    pub mqtt: String,
     pub data_dir: PathBuf,
     agent: ureq::Agent,
 }
@@ -35,6 +37,8 @@ impl Server {
             .arg(data_dir)
             .arg("--http-listen")
             .arg("127.0.0.1:0")
+            .arg("--mqtt-listen")
+            .arg("127.0.0.1:0")
             .env("STRATA_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("STRATA_LOG__LEVEL", "warn")
             .stdout(Stdio::piped())
@@ -46,14 +50,18 @@ impl Server {
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
+            let mut mqtt = String::new();
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
+                if let Some(addr) = line.strip_prefix("strata: MQTT listening on mqtt://") {
+                    mqtt = addr.trim().to_string();
+                }
                 if let Some(addr) = line.strip_prefix("strata: HTTP API listening on ") {
-                    let _ = tx.send(addr.trim().to_string());
+                    let _ = tx.send((addr.trim().to_string(), mqtt.clone()));
                 }
             }
         });
-        let base = rx
+        let (base, mqtt) = rx
             .recv_timeout(Duration::from_secs(60))
             .expect("strata did not start listening within 60 s");
         let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -64,6 +72,7 @@ impl Server {
         Server {
             child,
             base,
+            mqtt,
             data_dir: data_dir.to_path_buf(),
             agent,
         }

@@ -1,0 +1,160 @@
+//! How the broker asks the platform: authentication, authorisation, and publishes the
+//! platform consumes itself (the device API). Answers may come later from any thread.
+
+use std::any::Any;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use strata_proto_mqtt::ReasonCode;
+use strata_proto_mqtt::packet::Publish;
+
+use crate::shared::{Command, Shared};
+
+/// Who a connected client is, as decided by [`Hooks::authenticate`].
+#[derive(Clone)]
+pub struct ClientInfo {
+    /// MQTT client identifier.
+    pub client_id: String,
+    /// User name from CONNECT.
+    pub username: Option<String>,
+    /// Connected without credentials (only when anonymous access is on).
+    pub anonymous: bool,
+    /// The platform's identity for this client (e.g. a device), opaque to the broker.
+    pub identity: Option<Arc<dyn Any + Send + Sync>>,
+}
+
+impl std::fmt::Debug for ClientInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientInfo")
+            .field("client_id", &self.client_id)
+            .field("username", &self.username)
+            .field("anonymous", &self.anonymous)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A CONNECT to authenticate.
+#[derive(Debug, Clone)]
+pub struct AuthRequest {
+    /// Client identifier (may be empty: the broker then assigns one).
+    pub client_id: String,
+    /// User name.
+    pub username: Option<String>,
+    /// Password.
+    pub password: Option<Bytes>,
+    /// Remote address.
+    pub peer: SocketAddr,
+}
+
+/// The answer to an [`AuthRequest`].
+#[derive(Debug)]
+pub enum AuthDecision {
+    /// Accept, with the platform identity to attach.
+    Allow {
+        /// Opaque identity handed back in [`ClientInfo::identity`].
+        identity: Option<Arc<dyn Any + Send + Sync>>,
+        /// True when the client presented no credentials.
+        anonymous: bool,
+    },
+    /// Refuse with a reason (e.g. `BadUserNameOrPassword`, `NotAuthorized`).
+    Deny(ReasonCode),
+}
+
+/// What a client wants to do with a topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// PUBLISH to a topic name.
+    Publish,
+    /// SUBSCRIBE to a topic filter.
+    Subscribe,
+}
+
+/// What to do with an incoming PUBLISH.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// Route it to subscribers (ordinary pub/sub).
+    Route,
+    /// The platform consumes it through [`Hooks::consume`] (e.g. device telemetry); the
+    /// acknowledgement waits for the platform's answer.
+    Consume,
+}
+
+/// Sends the result of an asynchronous decision back to the connection's worker.
+pub struct Reply<T> {
+    shared: Arc<Shared>,
+    worker: usize,
+    wrap: Box<dyn FnOnce(T) -> Command + Send>,
+}
+
+impl<T> Reply<T> {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        worker: usize,
+        wrap: impl FnOnce(T) -> Command + Send + 'static,
+    ) -> Self {
+        Self {
+            shared,
+            worker,
+            wrap: Box::new(wrap),
+        }
+    }
+
+    /// Delivers the answer; safe to call from any thread, once.
+    pub fn send(self, value: T) {
+        let command = (self.wrap)(value);
+        self.shared.send(self.worker, command);
+    }
+}
+
+impl<T> std::fmt::Debug for Reply<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reply")
+            .field("worker", &self.worker)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answer to a consumed PUBLISH: `Ok` once it is durable, or the reason it was refused.
+pub type PublishResult = Result<(), ReasonCode>;
+
+/// The platform's side of the broker.
+pub trait Hooks: Send + Sync + 'static {
+    /// Decides whether a CONNECT may proceed. Call `reply.send` exactly once, from any thread.
+    fn authenticate(&self, request: AuthRequest, reply: Reply<AuthDecision>);
+
+    /// Whether `client` may publish to / subscribe to `topic`. Called on the worker thread:
+    /// it must not block.
+    fn authorize(&self, client: &ClientInfo, action: Action, topic: &str) -> bool;
+
+    /// Whether the platform consumes this PUBLISH instead of routing it.
+    fn disposition(&self, client: &ClientInfo, publish: &Publish) -> Disposition {
+        let _ = (client, publish);
+        Disposition::Route
+    }
+
+    /// Consumes a PUBLISH for which [`Hooks::disposition`] said `Consume`. Call `reply.send`
+    /// once the message is durable (the QoS 1/2 acknowledgement is sent then), or with a
+    /// reason code to refuse it.
+    fn consume(&self, client: ClientInfo, publish: Publish, reply: Reply<PublishResult>) {
+        let _ = (client, publish);
+        reply.send(Ok(()));
+    }
+}
+
+/// Hooks for tests and benchmarks: everyone may connect and use every topic.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct AllowAll;
+
+impl Hooks for AllowAll {
+    fn authenticate(&self, _request: AuthRequest, reply: Reply<AuthDecision>) {
+        reply.send(AuthDecision::Allow {
+            identity: None,
+            anonymous: true,
+        });
+    }
+
+    fn authorize(&self, _client: &ClientInfo, _action: Action, _topic: &str) -> bool {
+        true
+    }
+}

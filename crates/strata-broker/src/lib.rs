@@ -1,0 +1,171 @@
+//! Strata's MQTT 3.1.1 and 5.0 broker.
+//!
+//! The protocol itself (framing, validation, QoS flows, keep alive, topic aliases, flow
+//! control) lives in the sans-IO [`strata_proto_mqtt::ServerConnection`]; this crate owns the
+//! sockets and the broker's shared state:
+//!
+//! - [`Broker::bind`] opens the listeners and returns a [`BrokerHandle`] plus one [`Worker`]
+//!   per event-loop thread; the caller runs each worker on a thread of its choosing.
+//! - Each worker is a mio event loop over a slab of connections (no task or buffer per idle
+//!   connection), all sharing one port through `SO_REUSEPORT`.
+//! - The router (sessions, the subscription tree with `+`/`#`/`$share`, retained messages,
+//!   offline queues, delayed wills) is shared; workers hold its lock only to decide where a
+//!   message goes, and hand messages for other workers' connections through their inboxes.
+//! - [`Hooks`] is the platform's side: authentication (asynchronous), authorisation, and
+//!   publishes the platform consumes itself (the device API), acknowledged once durable.
+//!
+//! This crate does not parse or store telemetry and knows nothing about devices: the hooks do.
+
+mod config;
+mod hooks;
+mod router;
+mod shared;
+mod topic_tree;
+mod worker;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use mio::Poll;
+use mio::net::TcpListener;
+use socket2::{Domain, Socket, Type};
+use strata_proto_mqtt::ServerConfig;
+use strata_proto_mqtt::packet::Publish;
+
+pub use config::BrokerConfig;
+pub use hooks::{
+    Action, AllowAll, AuthDecision, AuthRequest, ClientInfo, Disposition, Hooks, PublishResult,
+    Reply,
+};
+pub use strata_proto_mqtt as proto;
+pub use worker::Worker;
+
+use router::{Router, RouterLimits};
+use shared::{Command, Inbox, Shared};
+
+/// The broker's constructor.
+#[derive(Debug)]
+pub struct Broker;
+
+impl Broker {
+    /// Binds every listener and prepares the workers. Run each returned [`Worker`] on its own
+    /// thread; they stop after [`BrokerHandle::shutdown`].
+    pub fn bind(
+        config: BrokerConfig,
+        hooks: Arc<dyn Hooks>,
+    ) -> io::Result<(BrokerHandle, Vec<Worker>)> {
+        let workers = if config.workers == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            config.workers
+        };
+        // Bind each address once to learn the real port (when 0 was asked), then every other
+        // worker binds the same port with SO_REUSEPORT and the kernel spreads connections.
+        let mut per_worker: Vec<Vec<TcpListener>> = (0..workers).map(|_| Vec::new()).collect();
+        let mut local_addrs = Vec::new();
+        for addr in &config.tcp {
+            let first = reuseport_listener(*addr)?;
+            let actual = first.local_addr()?;
+            local_addrs.push(actual);
+            per_worker[0].push(TcpListener::from_std(first));
+            for listeners in per_worker.iter_mut().skip(1) {
+                listeners.push(TcpListener::from_std(reuseport_listener(actual)?));
+            }
+        }
+        let mut polls = Vec::with_capacity(workers);
+        let mut inboxes = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            let poll = Poll::new()?;
+            let waker = mio::Waker::new(poll.registry(), worker::WAKER)?;
+            inboxes.push(Inbox::new(waker));
+            polls.push(poll);
+        }
+        let router = Router::new(RouterLimits {
+            max_queued: config.max_queued_messages,
+            max_retained: config.max_retained_messages,
+        });
+        let mut proto = ServerConfig::default();
+        proto
+            .max_packet_size(config.max_packet_size)
+            .receive_maximum(config.receive_maximum)
+            .topic_alias_maximum(config.topic_alias_maximum)
+            .server_keep_alive(config.server_keep_alive)
+            .max_outgoing_inflight(config.max_inflight)
+            .max_pending(config.max_queued_messages);
+        let shared = Arc::new(Shared::new(router, inboxes, hooks, config));
+        let epoch = Instant::now();
+        let mut built = Vec::with_capacity(workers);
+        for (index, (poll, listeners)) in polls.into_iter().zip(per_worker).enumerate() {
+            built.push(Worker::new(
+                index,
+                poll,
+                listeners,
+                Arc::clone(&shared),
+                proto.clone(),
+                epoch,
+            )?);
+        }
+        Ok((
+            BrokerHandle {
+                shared,
+                local_addrs,
+            },
+            built,
+        ))
+    }
+}
+
+fn reuseport_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    #[cfg(unix)]
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(4096)?;
+    Ok(socket.into())
+}
+
+/// Controls a running broker. Cheap to clone.
+#[derive(Clone)]
+pub struct BrokerHandle {
+    shared: Arc<Shared>,
+    local_addrs: Vec<SocketAddr>,
+}
+
+impl std::fmt::Debug for BrokerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BrokerHandle")
+            .field("local_addrs", &self.local_addrs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BrokerHandle {
+    /// The TCP addresses listened on (with real ports when 0 was configured).
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local_addrs
+    }
+
+    /// Open connections.
+    pub fn connections(&self) -> usize {
+        self.shared.connections.load(Ordering::Relaxed)
+    }
+
+    /// Publishes a message from the platform to subscribers (and the retained store).
+    pub fn publish(&self, publish: Publish) {
+        self.shared.send(0, Command::Inject(publish));
+    }
+
+    /// Stops accepting, disconnects clients (5.0 clients get reason 0x8B, server shutting
+    /// down) and ends the workers' loops.
+    pub fn shutdown(&self) {
+        self.shared.shutting_down.store(true, Ordering::Relaxed);
+        for worker in 0..self.shared.inboxes.len() {
+            self.shared.send(worker, Command::Shutdown);
+        }
+    }
+}

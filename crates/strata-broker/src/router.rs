@@ -1,0 +1,540 @@
+//! The broker's shared state: sessions, subscriptions and retained messages, and the routing
+//! decision for every message. Workers hold the router's lock only while deciding; delivery
+//! to sockets happens outside it.
+
+use std::collections::HashMap;
+
+use slab::Slab;
+use strata_proto_mqtt::packet::{Publish, Will};
+use strata_proto_mqtt::topic::{SharedFilter, matches};
+use strata_proto_mqtt::{QoS, SessionState, SubscriptionOptions};
+
+use crate::topic_tree::{Match, SessionKey, SubscriberOptions, TopicTree};
+
+/// Where an online session's connection lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ConnRef {
+    pub(crate) worker: usize,
+    pub(crate) token: usize,
+    pub(crate) generation: u64,
+}
+
+/// A will message waiting for its delay (5.0) or the end of its session.
+#[derive(Debug)]
+struct PendingWill {
+    will: Will,
+    due: u64,
+}
+
+/// One MQTT session, online or not.
+#[derive(Debug)]
+pub(crate) struct Session {
+    client_id: String,
+    online: Option<ConnRef>,
+    subscriptions: HashMap<String, SubscriptionOptions>,
+    /// The connection-level state while the session is offline.
+    stored: SessionState,
+    /// Session Expiry Interval in seconds; 0 ends the session with its connection,
+    /// `u32::MAX` never expires.
+    expiry_secs: u32,
+    /// When an offline session ends (ms).
+    expires_at: Option<u64>,
+    will: Option<PendingWill>,
+    /// Messages dropped because the offline queue was full.
+    pub(crate) dropped: u64,
+}
+
+/// What `connect` decided.
+#[derive(Debug)]
+pub(crate) struct Attached {
+    pub(crate) key: SessionKey,
+    pub(crate) session_present: bool,
+    /// Another connection held this client identifier: it must be disconnected.
+    pub(crate) taken_over: Option<ConnRef>,
+    /// State to resume, for a present session.
+    pub(crate) resumed: Option<SessionState>,
+}
+
+/// A message to hand to a connection.
+#[derive(Debug)]
+pub(crate) struct Delivery {
+    pub(crate) to: ConnRef,
+    pub(crate) publish: Publish,
+}
+
+/// Limits the router enforces.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RouterLimits {
+    /// Most messages queued for one offline session.
+    pub(crate) max_queued: usize,
+    /// Most retained messages.
+    pub(crate) max_retained: usize,
+}
+
+/// Sessions, subscriptions and retained messages.
+#[derive(Debug)]
+pub(crate) struct Router {
+    tree: TopicTree,
+    sessions: Slab<Session>,
+    by_client: HashMap<String, SessionKey>,
+    retained: HashMap<String, Publish>,
+    scratch: Vec<Match>,
+    limits: RouterLimits,
+}
+
+impl Router {
+    pub(crate) fn new(limits: RouterLimits) -> Self {
+        Self {
+            tree: TopicTree::default(),
+            sessions: Slab::new(),
+            by_client: HashMap::new(),
+            retained: HashMap::new(),
+            scratch: Vec::new(),
+            limits,
+        }
+    }
+
+    /// Number of sessions (online and offline).
+    pub(crate) fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Number of subscriptions.
+    pub(crate) fn subscription_count(&self) -> usize {
+        self.tree.len()
+    }
+
+    /// Number of retained messages.
+    pub(crate) fn retained_count(&self) -> usize {
+        self.retained.len()
+    }
+
+    /// Messages queued for offline sessions.
+    pub(crate) fn queued_count(&self) -> usize {
+        self.sessions
+            .iter()
+            .filter(|(_, s)| s.online.is_none())
+            .map(|(_, s)| s.stored.outgoing_len())
+            .sum()
+    }
+
+    /// Whether `client_id` has a session (online or not).
+    #[cfg(test)]
+    pub(crate) fn has_session(&self, client_id: &str) -> bool {
+        self.by_client.contains_key(client_id)
+    }
+
+    /// Binds a connection to the session of `client_id`, creating or resuming it.
+    pub(crate) fn connect(
+        &mut self,
+        client_id: &str,
+        clean_start: bool,
+        expiry_secs: u32,
+        conn: ConnRef,
+    ) -> Attached {
+        let mut taken_over = None;
+        if let Some(&key) = self.by_client.get(client_id) {
+            let session = &mut self.sessions[key];
+            taken_over = session.online.take();
+            // A reconnect before the will delay ends cancels the will (5.0 3.1.3.2.2).
+            session.will = None;
+            if !clean_start {
+                session.online = Some(conn);
+                session.expiry_secs = expiry_secs;
+                session.expires_at = None;
+                let resumed = std::mem::take(&mut session.stored);
+                return Attached {
+                    key,
+                    session_present: true,
+                    taken_over,
+                    resumed: Some(resumed),
+                };
+            }
+            self.remove_session(key);
+        }
+        let key = self.sessions.insert(Session {
+            client_id: client_id.to_string(),
+            online: Some(conn),
+            subscriptions: HashMap::new(),
+            stored: SessionState::new(),
+            expiry_secs,
+            expires_at: None,
+            will: None,
+            dropped: 0,
+        });
+        self.by_client.insert(client_id.to_string(), key);
+        Attached {
+            key,
+            session_present: false,
+            taken_over,
+            resumed: None,
+        }
+    }
+
+    /// Detaches a closed connection. The session ends now if its expiry is 0, otherwise it
+    /// keeps `state` and queues messages until it expires. A will is published now (returned)
+    /// or kept until its delay or the session's end.
+    pub(crate) fn disconnect(
+        &mut self,
+        key: SessionKey,
+        conn: ConnRef,
+        state: Option<SessionState>,
+        expiry_override: Option<u32>,
+        will: Option<Will>,
+        now: u64,
+    ) -> Option<Will> {
+        let Some(session) = self.sessions.get_mut(key) else {
+            return will;
+        };
+        if session.online != Some(conn) {
+            // Taken over meanwhile: the new connection owns the session; the old will still
+            // goes out (MQTT 5.0 3.1.4: a takeover publishes the old connection's will).
+            return will;
+        }
+        session.online = None;
+        if let Some(expiry) = expiry_override {
+            session.expiry_secs = expiry;
+        }
+        if session.expiry_secs == 0 {
+            self.remove_session(key);
+            return will;
+        }
+        session.stored = state.unwrap_or_default();
+        session.expires_at =
+            (session.expiry_secs != u32::MAX).then(|| now + u64::from(session.expiry_secs) * 1000);
+        let delay = will
+            .as_ref()
+            .and_then(|w| w.properties.will_delay_interval)
+            .unwrap_or(0);
+        match will {
+            Some(will) if delay > 0 => {
+                let due = now + u64::from(delay) * 1000;
+                let due = session.expires_at.map_or(due, |end| due.min(end));
+                session.will = Some(PendingWill { will, due });
+                None
+            }
+            other => other,
+        }
+    }
+
+    /// Ends expired sessions and returns the wills that are due.
+    pub(crate) fn tick(&mut self, now: u64) -> Vec<Will> {
+        let mut wills = Vec::new();
+        let mut expired = Vec::new();
+        for (key, session) in self.sessions.iter_mut() {
+            if session.will.as_ref().is_some_and(|w| w.due <= now)
+                && let Some(w) = session.will.take()
+            {
+                wills.push(w.will);
+            }
+            if session.online.is_none() && session.expires_at.is_some_and(|t| t <= now) {
+                expired.push(key);
+            }
+        }
+        for key in expired {
+            if let Some(w) = self.sessions[key].will.take() {
+                wills.push(w.will);
+            }
+            self.remove_session(key);
+        }
+        wills
+    }
+
+    fn remove_session(&mut self, key: SessionKey) {
+        let session = self.sessions.remove(key);
+        for filter in session.subscriptions.keys() {
+            let (group, plain) = split_shared(filter);
+            self.tree.unsubscribe(plain, group, key);
+        }
+        self.by_client.remove(&session.client_id);
+    }
+
+    /// Adds or replaces a subscription; returns whether it existed before.
+    pub(crate) fn subscribe(
+        &mut self,
+        key: SessionKey,
+        filter: &str,
+        options: SubscriptionOptions,
+        subscription_id: Option<u32>,
+    ) -> bool {
+        let Some(session) = self.sessions.get_mut(key) else {
+            return false;
+        };
+        let existed = session
+            .subscriptions
+            .insert(filter.to_string(), options)
+            .is_some();
+        let (group, plain) = split_shared(filter);
+        self.tree.subscribe(
+            plain,
+            group,
+            key,
+            SubscriberOptions {
+                qos: options.qos as u8,
+                no_local: options.no_local,
+                retain_as_published: options.retain_as_published,
+                subscription_id,
+            },
+        );
+        existed
+    }
+
+    /// Removes a subscription; returns whether it existed.
+    pub(crate) fn unsubscribe(&mut self, key: SessionKey, filter: &str) -> bool {
+        let Some(session) = self.sessions.get_mut(key) else {
+            return false;
+        };
+        if session.subscriptions.remove(filter).is_none() {
+            return false;
+        }
+        let (group, plain) = split_shared(filter);
+        self.tree.unsubscribe(plain, group, key)
+    }
+
+    /// Stores (or, with an empty payload, deletes) a retained message. Returns false when the
+    /// retained store is full.
+    pub(crate) fn retain(&mut self, message: &Publish) -> bool {
+        if message.payload.is_empty() {
+            self.retained.remove(&message.topic);
+            return true;
+        }
+        if self.retained.len() >= self.limits.max_retained
+            && !self.retained.contains_key(&message.topic)
+        {
+            return false;
+        }
+        let mut stored = message.clone();
+        stored.retain = true;
+        stored.dup = false;
+        stored.packet_id = None;
+        self.retained.insert(message.topic.clone(), stored);
+        true
+    }
+
+    /// Retained messages matching `filter`, as they should be sent for a subscription.
+    pub(crate) fn retained_for(
+        &self,
+        filter: &str,
+        granted: QoS,
+        subscription_id: Option<u32>,
+    ) -> Vec<Publish> {
+        self.retained
+            .values()
+            .filter(|m| matches(filter, &m.topic))
+            .map(|m| {
+                let mut p = m.clone();
+                p.qos = p.qos.min(granted);
+                p.retain = true;
+                p.properties.subscription_identifiers = subscription_id.into_iter().collect();
+                p
+            })
+            .collect()
+    }
+
+    /// Decides who receives `message`: online subscribers get a [`Delivery`]; offline
+    /// persistent sessions queue QoS 1/2 copies (QoS 0 is not queued, as in Mosquitto's
+    /// default). Returns how many copies were dropped because a queue was full.
+    pub(crate) fn route(
+        &mut self,
+        now: u64,
+        publisher: Option<SessionKey>,
+        message: &Publish,
+        out: &mut Vec<Delivery>,
+    ) -> u64 {
+        let sessions = &self.sessions;
+        // Shared groups pass over members that are offline.
+        let skip = |k: SessionKey| sessions.get(k).is_none_or(|s| s.online.is_none());
+        self.tree.matches(&message.topic, &skip, &mut self.scratch);
+        let mut dropped = 0;
+        for m in &self.scratch {
+            if m.options.no_local && Some(m.session) == publisher {
+                continue;
+            }
+            let Some(session) = self.sessions.get_mut(m.session) else {
+                continue;
+            };
+            let publish = outgoing(message, m);
+            match session.online {
+                Some(to) => out.push(Delivery { to, publish }),
+                None if publish.qos != QoS::AtMostOnce => {
+                    if session.stored.outgoing_len() >= self.limits.max_queued {
+                        session.dropped += 1;
+                        dropped += 1;
+                    } else {
+                        let _ = session.stored.queue(now, publish);
+                    }
+                }
+                None => {}
+            }
+        }
+        dropped
+    }
+}
+
+/// The copy of `message` one subscription receives.
+fn outgoing(message: &Publish, m: &Match) -> Publish {
+    let qos = QoS::try_from(m.options.qos)
+        .unwrap_or(QoS::AtMostOnce)
+        .min(message.qos);
+    let mut publish = Publish {
+        dup: false,
+        qos,
+        retain: message.retain && m.options.retain_as_published,
+        topic: message.topic.clone(),
+        packet_id: None,
+        properties: message.properties.clone(),
+        payload: message.payload.clone(),
+    };
+    if let Some(id) = m.options.subscription_id {
+        publish.properties.subscription_identifiers = vec![id];
+    } else if !publish.properties.subscription_identifiers.is_empty() {
+        publish.properties.subscription_identifiers.clear();
+    }
+    publish
+}
+
+fn split_shared(filter: &str) -> (Option<&str>, &str) {
+    match SharedFilter::parse(filter) {
+        Ok(Some(shared)) => (Some(shared.group), shared.filter),
+        _ => (None, filter),
+    }
+}
+
+/// Turns a will into the message it publishes.
+pub(crate) fn will_message(will: Will) -> Publish {
+    let mut properties = will.properties;
+    properties.will_delay_interval = None;
+    Publish {
+        dup: false,
+        qos: will.qos,
+        retain: will.retain,
+        topic: will.topic,
+        packet_id: None,
+        properties,
+        payload: will.payload,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conn(token: usize) -> ConnRef {
+        ConnRef {
+            worker: 0,
+            token,
+            generation: token as u64,
+        }
+    }
+
+    fn limits() -> RouterLimits {
+        RouterLimits {
+            max_queued: 2,
+            max_retained: 10,
+        }
+    }
+
+    #[test]
+    fn persistent_session_queues_while_offline() {
+        let mut r = Router::new(limits());
+        let a = r.connect("a", false, 3600, conn(1));
+        assert!(!a.session_present);
+        r.subscribe(
+            a.key,
+            "t/#",
+            SubscriptionOptions::new(QoS::AtLeastOnce),
+            None,
+        );
+        assert!(r.disconnect(a.key, conn(1), None, None, None, 0).is_none());
+        let mut out = Vec::new();
+        let msg = Publish::new("t/1", QoS::ExactlyOnce, "x");
+        for _ in 0..3 {
+            r.route(1, None, &msg, &mut out);
+        }
+        r.route(
+            1,
+            None,
+            &Publish::new("t/1", QoS::AtMostOnce, "y"),
+            &mut out,
+        );
+        assert!(out.is_empty());
+        assert_eq!(r.queued_count(), 2, "bounded queue, QoS 0 not queued");
+        let b = r.connect("a", false, 3600, conn(2));
+        assert!(b.session_present);
+        let resumed = b.resumed.unwrap();
+        assert_eq!(resumed.pending.len(), 2);
+        assert_eq!(
+            resumed.pending[0].message.qos,
+            QoS::AtLeastOnce,
+            "downgraded to granted QoS"
+        );
+    }
+
+    #[test]
+    fn clean_start_and_expiry_end_sessions() {
+        let mut r = Router::new(limits());
+        let a = r.connect("a", false, 10, conn(1));
+        r.subscribe(a.key, "t", SubscriptionOptions::new(QoS::AtMostOnce), None);
+        r.disconnect(a.key, conn(1), None, None, None, 0);
+        assert!(r.tick(9_999).is_empty());
+        assert!(r.has_session("a"));
+        r.tick(10_000);
+        assert!(!r.has_session("a"));
+        assert_eq!(r.subscription_count(), 0);
+
+        let a = r.connect("b", false, 100, conn(3));
+        r.subscribe(a.key, "t", SubscriptionOptions::new(QoS::AtMostOnce), None);
+        let b = r.connect("b", true, 0, conn(4));
+        assert_eq!(b.taken_over, Some(conn(3)));
+        assert!(!b.session_present);
+        assert_eq!(r.subscription_count(), 0);
+    }
+
+    #[test]
+    fn delayed_will_is_cancelled_by_reconnect() {
+        let mut r = Router::new(limits());
+        let a = r.connect("a", false, 100, conn(1));
+        let mut will = Will {
+            topic: "w".into(),
+            payload: "bye".into(),
+            qos: QoS::AtMostOnce,
+            retain: false,
+            properties: Default::default(),
+        };
+        will.properties.will_delay_interval = Some(5);
+        assert!(
+            r.disconnect(a.key, conn(1), None, None, Some(will.clone()), 0)
+                .is_none()
+        );
+        assert!(r.tick(4_000).is_empty());
+        assert_eq!(r.tick(5_000).len(), 1);
+
+        r.connect("a", false, 100, conn(2));
+        assert!(
+            r.disconnect(a.key, conn(2), None, None, Some(will), 10_000)
+                .is_none()
+        );
+        r.connect("a", false, 100, conn(3));
+        assert!(r.tick(20_000).is_empty(), "reconnect cancelled the will");
+    }
+
+    #[test]
+    fn retained_store_and_delete() {
+        let mut r = Router::new(limits());
+        let mut m = Publish::new("a/b", QoS::AtLeastOnce, "v");
+        m.retain = true;
+        r.retain(&m);
+        assert_eq!(
+            r.retained_for("a/+", QoS::AtMostOnce, Some(7))[0].qos,
+            QoS::AtMostOnce
+        );
+        assert_eq!(
+            r.retained_for("#", QoS::ExactlyOnce, None)[0]
+                .properties
+                .subscription_identifiers,
+            Vec::<u32>::new()
+        );
+        r.retain(&Publish::new("a/b", QoS::AtMostOnce, ""));
+        assert_eq!(r.retained_count(), 0);
+    }
+}

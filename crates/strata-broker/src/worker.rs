@@ -1,0 +1,949 @@
+//! One event-loop thread: a mio poll over its listeners and a slab of connections.
+//!
+//! An idle connection costs its socket, a slab slot and its [`ServerConnection`]; it owns no
+//! read or write buffer. Reads go through one scratch buffer per worker, and writes are encoded
+//! into one shared output buffer and written at once; only bytes the socket would not take are
+//! copied into the connection.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, BytesMut};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+use slab::Slab;
+use strata_proto_mqtt::packet::{Connect, Publish, Subscribe, Unsubscribe, Will};
+use strata_proto_mqtt::topic::SharedFilter;
+use strata_proto_mqtt::{
+    AcceptOptions, DisconnectReason, Event, PacketId, QoS, ReasonCode, RetainHandling,
+    ServerConfig, ServerConnection,
+};
+
+use crate::hooks::{Action, AuthDecision, AuthRequest, ClientInfo, Disposition, Reply};
+use crate::router::{ConnRef, Delivery, will_message};
+use crate::shared::{Command, Shared};
+use crate::topic_tree::SessionKey;
+
+pub(crate) const WAKER: Token = Token(usize::MAX);
+const LISTENER_BASE: usize = usize::MAX - 1024;
+const SCRATCH_BYTES: usize = 64 * 1024;
+
+struct Conn {
+    socket: TcpStream,
+    peer: SocketAddr,
+    proto: ServerConnection,
+    generation: u64,
+    session: Option<SessionKey>,
+    client: Option<ClientInfo>,
+    /// The CONNECT waiting for the authentication hook.
+    connect: Option<Box<Connect>>,
+    will: Option<Will>,
+    /// Bytes the socket did not take yet.
+    unsent: BytesMut,
+    writable_registered: bool,
+    deadline: Option<u64>,
+    dirty: bool,
+    closed: bool,
+}
+
+/// Counters flushed into `metrics` once a second.
+#[derive(Default)]
+struct Counters {
+    received: u64,
+    sent: u64,
+    dropped: u64,
+    refused_connections: u64,
+}
+
+/// An event-loop thread of the broker; run it with [`Worker::run`].
+pub struct Worker {
+    index: usize,
+    poll: Poll,
+    listeners: Vec<TcpListener>,
+    conns: Slab<Conn>,
+    shared: Arc<Shared>,
+    proto_config: ServerConfig,
+    epoch: Instant,
+    scratch: Vec<u8>,
+    out: BytesMut,
+    commands: Vec<Command>,
+    dirty: Vec<usize>,
+    timers: BinaryHeap<Reverse<(u64, usize, u64)>>,
+    next_generation: u64,
+    deliveries: Vec<Delivery>,
+    remote: Vec<Vec<Command>>,
+    counters: Counters,
+    last_tick: u64,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("index", &self.index)
+            .field("connections", &self.conns.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Worker {
+    pub(crate) fn new(
+        index: usize,
+        poll: Poll,
+        listeners: Vec<TcpListener>,
+        shared: Arc<Shared>,
+        proto_config: ServerConfig,
+        epoch: Instant,
+    ) -> io::Result<Self> {
+        let mut listeners = listeners;
+        for (i, listener) in listeners.iter_mut().enumerate() {
+            poll.registry()
+                .register(listener, Token(LISTENER_BASE + i), Interest::READABLE)?;
+        }
+        let workers = shared.inboxes.len();
+        Ok(Self {
+            index,
+            poll,
+            listeners,
+            conns: Slab::new(),
+            shared,
+            proto_config,
+            epoch,
+            scratch: vec![0; SCRATCH_BYTES],
+            out: BytesMut::with_capacity(SCRATCH_BYTES),
+            commands: Vec::new(),
+            dirty: Vec::new(),
+            timers: BinaryHeap::new(),
+            next_generation: 1,
+            deliveries: Vec::new(),
+            remote: (0..workers).map(|_| Vec::new()).collect(),
+            counters: Counters::default(),
+            last_tick: 0,
+        })
+    }
+
+    fn now(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// Runs the event loop until the broker shuts down.
+    pub fn run(mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let now = self.now();
+            let next = self
+                .timers
+                .peek()
+                .map(|Reverse((t, _, _))| t.saturating_sub(now))
+                .unwrap_or(1000)
+                .min(1000);
+            if let Err(e) = self
+                .poll
+                .poll(&mut events, Some(Duration::from_millis(next)))
+            {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            let mut shutdown = false;
+            for event in events.iter() {
+                match event.token() {
+                    WAKER => shutdown |= self.drain_inbox(),
+                    Token(t) if t >= LISTENER_BASE => self.accept(t - LISTENER_BASE),
+                    Token(t) => {
+                        let readable =
+                            event.is_readable() || event.is_read_closed() || event.is_error();
+                        self.on_socket(t, readable, event.is_writable());
+                    }
+                }
+            }
+            let now = self.now();
+            self.fire_timers(now);
+            if now >= self.last_tick + 1000 {
+                self.last_tick = now;
+                self.tick(now);
+            }
+            self.flush_dirty();
+            self.send_remote();
+            if shutdown || self.shared.is_shutting_down() {
+                self.shut_down();
+                return Ok(());
+            }
+        }
+    }
+
+    fn accept(&mut self, listener: usize) {
+        loop {
+            let Some(l) = self.listeners.get(listener) else {
+                return;
+            };
+            let (mut socket, peer) = match l.accept() {
+                Ok(s) => s,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // Out of file descriptors and the like: try again on the next event.
+                    tracing::warn!(error = %e, "accept failed");
+                    return;
+                }
+            };
+            let open = self.shared.connections.fetch_add(1, Ordering::Relaxed);
+            if open >= self.shared.config.max_connections {
+                self.shared.connections.fetch_sub(1, Ordering::Relaxed);
+                self.counters.refused_connections += 1;
+                drop(socket);
+                continue;
+            }
+            let _ = socket.set_nodelay(true);
+            let entry = self.conns.vacant_entry();
+            let token = entry.key();
+            if let Err(e) =
+                self.poll
+                    .registry()
+                    .register(&mut socket, Token(token), Interest::READABLE)
+            {
+                tracing::warn!(error = %e, "cannot register a connection");
+                self.shared.connections.fetch_sub(1, Ordering::Relaxed);
+                continue;
+            }
+            let generation = self.next_generation;
+            self.next_generation += 1;
+            let now = self.epoch.elapsed().as_millis() as u64;
+            entry.insert(Conn {
+                socket,
+                peer,
+                proto: ServerConnection::new(self.proto_config.clone(), now),
+                generation,
+                session: None,
+                client: None,
+                connect: None,
+                will: None,
+                unsent: BytesMut::new(),
+                writable_registered: false,
+                deadline: None,
+                dirty: false,
+                closed: false,
+            });
+            self.update_deadline(token);
+        }
+    }
+
+    fn on_socket(&mut self, token: usize, readable: bool, writable: bool) {
+        if readable {
+            self.read(token);
+        }
+        if writable {
+            self.mark_dirty(token);
+        }
+    }
+
+    fn read(&mut self, token: usize) {
+        loop {
+            let now = self.now();
+            let Some(conn) = self.conns.get_mut(token) else {
+                return;
+            };
+            if conn.closed || conn.proto.is_closed() {
+                return;
+            }
+            match conn.socket.read(&mut self.scratch) {
+                Ok(0) => {
+                    conn.proto.handle_eof();
+                    self.process(token);
+                    return;
+                }
+                Ok(n) => {
+                    conn.proto.handle_bytes(now, &self.scratch[..n]);
+                    self.process(token);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    conn.proto.handle_eof();
+                    self.process(token);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Handles every event the connection has ready, then schedules a flush.
+    fn process(&mut self, token: usize) {
+        loop {
+            let Some(event) = self.conns.get_mut(token).and_then(|c| c.proto.poll_event()) else {
+                break;
+            };
+            self.on_event(token, event);
+        }
+        self.update_deadline(token);
+        self.mark_dirty(token);
+    }
+
+    fn mark_dirty(&mut self, token: usize) {
+        if let Some(conn) = self.conns.get_mut(token)
+            && !conn.dirty
+        {
+            conn.dirty = true;
+            self.dirty.push(token);
+        }
+    }
+
+    fn update_deadline(&mut self, token: usize) {
+        if let Some(conn) = self.conns.get_mut(token) {
+            let deadline = conn.proto.poll_timeout();
+            if deadline != conn.deadline {
+                conn.deadline = deadline;
+                if let Some(d) = deadline {
+                    self.timers.push(Reverse((d, token, conn.generation)));
+                }
+            }
+        }
+    }
+
+    fn fire_timers(&mut self, now: u64) {
+        while let Some(&Reverse((due, token, generation))) = self.timers.peek() {
+            if due > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(conn) = self.conns.get_mut(token) else {
+                continue;
+            };
+            if conn.generation != generation || conn.deadline != Some(due) {
+                continue;
+            }
+            conn.deadline = None;
+            conn.proto.handle_timeout(now);
+            self.process(token);
+        }
+    }
+
+    fn on_event(&mut self, token: usize, event: Event) {
+        match event {
+            Event::Connect(connect) => self.on_connect(token, connect),
+            Event::Publish(publish) => self.on_publish(token, publish),
+            Event::Subscribe(subscribe) => self.on_subscribe(token, subscribe),
+            Event::Unsubscribe(unsubscribe) => self.on_unsubscribe(token, unsubscribe),
+            Event::Delivered { .. } => {}
+            Event::Auth(_) => {
+                if let Some(conn) = self.conns.get_mut(token) {
+                    conn.proto.disconnect(ReasonCode::BadAuthenticationMethod);
+                }
+            }
+            Event::ProtocolError(violation) => {
+                tracing::debug!(token, %violation, "protocol violation");
+                metrics::counter!("strata_mqtt_protocol_errors_total").increment(1);
+            }
+            Event::Disconnected {
+                reason,
+                publish_will,
+            } => self.on_disconnected(token, reason, publish_will),
+            _ => {}
+        }
+    }
+
+    fn on_connect(&mut self, token: usize, connect: Box<Connect>) {
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
+        if self.shared.is_shutting_down() {
+            let _ = conn.proto.reject_connect(ReasonCode::ServerUnavailable);
+            return;
+        }
+        if connect.properties.authentication_method.is_some() {
+            let _ = conn
+                .proto
+                .reject_connect(ReasonCode::BadAuthenticationMethod);
+            return;
+        }
+        let request = AuthRequest {
+            client_id: connect.client_id.clone(),
+            username: connect.username.clone(),
+            password: connect.password.clone(),
+            peer: conn.peer,
+        };
+        conn.connect = Some(connect);
+        let generation = conn.generation;
+        let reply = Reply::new(Arc::clone(&self.shared), self.index, move |decision| {
+            Command::Authenticated {
+                token,
+                generation,
+                decision,
+            }
+        });
+        self.shared.hooks.authenticate(request, reply);
+    }
+
+    fn on_authenticated(&mut self, token: usize, generation: u64, decision: AuthDecision) {
+        let now = self.now();
+        let index = self.index;
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
+        if conn.generation != generation {
+            return;
+        }
+        let Some(connect) = conn.connect.take() else {
+            return;
+        };
+        let (identity, anonymous) = match decision {
+            AuthDecision::Allow {
+                identity,
+                anonymous,
+            } => (identity, anonymous),
+            AuthDecision::Deny(reason) => {
+                metrics::counter!("strata_mqtt_auth_failures_total").increment(1);
+                let _ = conn.proto.reject_connect(reason);
+                self.process(token);
+                return;
+            }
+        };
+        let v5 = connect.protocol_version.is_v5();
+        let mut assigned = None;
+        let client_id = if connect.client_id.is_empty() {
+            if !v5 && !connect.clean_start {
+                // MQTT 3.1.1 3.1.3-8: a zero-length id needs CleanSession = 1.
+                let _ = conn
+                    .proto
+                    .reject_connect(ReasonCode::ClientIdentifierNotValid);
+                self.process(token);
+                return;
+            }
+            let id = format!("strata-{index}-{generation:x}-{now:x}");
+            assigned = v5.then(|| id.clone());
+            id
+        } else {
+            connect.client_id.clone()
+        };
+        let max_expiry = self.shared.config.max_session_expiry_secs;
+        let requested = if v5 {
+            connect.properties.session_expiry_interval.unwrap_or(0)
+        } else if connect.clean_start {
+            0
+        } else {
+            u32::MAX
+        };
+        let expiry = requested.min(max_expiry);
+        let me = ConnRef {
+            worker: index,
+            token,
+            generation,
+        };
+        let attached = self
+            .shared
+            .router()
+            .connect(&client_id, connect.clean_start, expiry, me);
+        if let Some(old) = attached.taken_over {
+            self.kick(old, ReasonCode::SessionTakenOver);
+        }
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
+        let mut options = match attached.resumed {
+            Some(state) if attached.session_present => AcceptOptions::resume(state),
+            _ => AcceptOptions::new(),
+        };
+        options.assigned_client_identifier = assigned;
+        if v5 && expiry != requested {
+            options.properties.session_expiry_interval = Some(expiry);
+        }
+        conn.session = Some(attached.key);
+        conn.will = connect.will;
+        conn.client = Some(ClientInfo {
+            client_id,
+            username: connect.username,
+            anonymous,
+            identity,
+        });
+        if let Err(e) = conn.proto.accept_connect(now, options) {
+            tracing::warn!(error = %e, "cannot accept a CONNECT");
+        }
+        metrics::counter!("strata_mqtt_connects_total").increment(1);
+        self.process(token);
+    }
+
+    fn kick(&mut self, target: ConnRef, reason: ReasonCode) {
+        if target.worker == self.index {
+            if let Some(conn) = self.conns.get_mut(target.token)
+                && conn.generation == target.generation
+            {
+                conn.proto.disconnect(reason);
+                self.process(target.token);
+            }
+        } else if let Some(queue) = self.remote.get_mut(target.worker) {
+            queue.push(Command::Kick {
+                token: target.token,
+                generation: target.generation,
+                reason,
+            });
+        }
+    }
+
+    fn on_publish(&mut self, token: usize, publish: Publish) {
+        self.counters.received += 1;
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
+        let Some(client) = conn.client.as_ref() else {
+            return;
+        };
+        let v5 = conn.proto.protocol_version().is_some_and(|v| v.is_v5());
+        let packet_id = publish.packet_id;
+        if !self
+            .shared
+            .hooks
+            .authorize(client, Action::Publish, &publish.topic)
+        {
+            metrics::counter!("strata_mqtt_publish_denied_total").increment(1);
+            if let Some(id) = packet_id {
+                // 5.0 tells the client; 3.1.1 has no way to, so the message is acknowledged
+                // and dropped (3.1.1 section 3.3.5).
+                let _ = if v5 {
+                    conn.proto.ack_incoming_with(id, ReasonCode::NotAuthorized)
+                } else {
+                    conn.proto.ack_incoming(id)
+                };
+            }
+            return;
+        }
+        if self.shared.hooks.disposition(client, &publish) == Disposition::Consume {
+            let client = client.clone();
+            let generation = conn.generation;
+            let reply = Reply::new(Arc::clone(&self.shared), self.index, move |result| {
+                Command::Consumed {
+                    token,
+                    generation,
+                    packet_id,
+                    result,
+                }
+            });
+            self.shared.hooks.consume(client, publish, reply);
+            return;
+        }
+        let session = conn.session;
+        let retain_refused = self.route(session, &publish);
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
+        if let Some(id) = packet_id {
+            let _ = if retain_refused && v5 {
+                conn.proto.ack_incoming_with(id, ReasonCode::QuotaExceeded)
+            } else {
+                conn.proto.ack_incoming(id)
+            };
+        }
+    }
+
+    /// Routes a message to subscribers (and the retained store); returns true when the
+    /// retained store refused it for being full.
+    fn route(&mut self, publisher: Option<SessionKey>, publish: &Publish) -> bool {
+        let now = self.now();
+        let mut deliveries = std::mem::take(&mut self.deliveries);
+        let mut retain_refused = false;
+        {
+            let mut router = self.shared.router();
+            if publish.retain {
+                retain_refused = !router.retain(publish);
+            }
+            self.counters.dropped += router.route(now, publisher, publish, &mut deliveries);
+        }
+        for delivery in deliveries.drain(..) {
+            self.deliver(delivery.to, delivery.publish);
+        }
+        self.deliveries = deliveries;
+        retain_refused
+    }
+
+    fn deliver(&mut self, to: ConnRef, publish: Publish) {
+        if to.worker != self.index {
+            if let Some(queue) = self.remote.get_mut(to.worker) {
+                queue.push(Command::Deliver {
+                    token: to.token,
+                    generation: to.generation,
+                    publish,
+                });
+            }
+            return;
+        }
+        self.deliver_local(to.token, to.generation, publish);
+    }
+
+    fn deliver_local(&mut self, token: usize, generation: u64, publish: Publish) {
+        let now = self.now();
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
+        if conn.generation != generation {
+            return;
+        }
+        match conn.proto.publish(now, publish) {
+            Ok(_) => self.counters.sent += 1,
+            Err(_) => self.counters.dropped += 1,
+        }
+        self.mark_dirty(token);
+    }
+
+    fn on_subscribe(&mut self, token: usize, subscribe: Subscribe) {
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
+        let (Some(client), Some(session)) = (conn.client.as_ref(), conn.session) else {
+            return;
+        };
+        let generation = conn.generation;
+        let subscription_id = subscribe
+            .properties
+            .subscription_identifiers
+            .first()
+            .copied();
+        let mut reasons = Vec::with_capacity(subscribe.filters.len());
+        let mut retained = Vec::new();
+        let mut router = self.shared.router();
+        for sub in &subscribe.filters {
+            if !self
+                .shared
+                .hooks
+                .authorize(client, Action::Subscribe, &sub.filter)
+            {
+                reasons.push(ReasonCode::NotAuthorized);
+                continue;
+            }
+            let mut options = sub.options;
+            options.qos = options.qos.min(QoS::ExactlyOnce);
+            let existed = router.subscribe(session, &sub.filter, options, subscription_id);
+            reasons.push(match options.qos {
+                QoS::AtMostOnce => ReasonCode::Success,
+                QoS::AtLeastOnce => ReasonCode::GrantedQoS1,
+                QoS::ExactlyOnce => ReasonCode::GrantedQoS2,
+            });
+            let shared = matches!(SharedFilter::parse(&sub.filter), Ok(Some(_)));
+            let send_retained = match options.retain_handling {
+                RetainHandling::SendAtSubscribe => true,
+                RetainHandling::SendAtSubscribeIfNew => !existed,
+                RetainHandling::DoNotSend => false,
+            };
+            if send_retained && !shared {
+                retained.extend(router.retained_for(&sub.filter, options.qos, subscription_id));
+            }
+        }
+        drop(router);
+        if let Err(e) = conn.proto.suback(subscribe.packet_id, reasons) {
+            tracing::debug!(error = %e, "suback failed");
+        }
+        for publish in retained {
+            self.deliver_local(token, generation, publish);
+        }
+    }
+
+    fn on_unsubscribe(&mut self, token: usize, unsubscribe: Unsubscribe) {
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
+        let Some(session) = conn.session else {
+            return;
+        };
+        let reasons = {
+            let mut router = self.shared.router();
+            unsubscribe
+                .filters
+                .iter()
+                .map(|f| {
+                    if router.unsubscribe(session, f) {
+                        ReasonCode::Success
+                    } else {
+                        ReasonCode::NoSubscriptionExisted
+                    }
+                })
+                .collect()
+        };
+        if let Err(e) = conn.proto.unsuback(unsubscribe.packet_id, reasons) {
+            tracing::debug!(error = %e, "unsuback failed");
+        }
+    }
+
+    fn on_disconnected(&mut self, token: usize, reason: DisconnectReason, publish_will: bool) {
+        let now = self.now();
+        let index = self.index;
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
+        conn.closed = true;
+        let state = conn.proto.take_session();
+        let will = if publish_will { conn.will.take() } else { None };
+        let expiry_override = match reason {
+            DisconnectReason::Client {
+                session_expiry_interval,
+                ..
+            } => session_expiry_interval,
+            _ => None,
+        };
+        let me = ConnRef {
+            worker: index,
+            token,
+            generation: conn.generation,
+        };
+        let due = match conn.session {
+            Some(key) => {
+                let max = self.shared.config.max_session_expiry_secs;
+                self.shared.router().disconnect(
+                    key,
+                    me,
+                    state,
+                    expiry_override.map(|e| e.min(max)),
+                    will,
+                    now,
+                )
+            }
+            None => will,
+        };
+        if let Some(will) = due {
+            self.route(None, &will_message(will));
+        }
+    }
+
+    /// Handles commands from other threads; returns true on shutdown.
+    fn drain_inbox(&mut self) -> bool {
+        let mut commands = std::mem::take(&mut self.commands);
+        if let Some(inbox) = self.shared.inboxes.get(self.index) {
+            inbox.take(&mut commands);
+        }
+        let mut shutdown = false;
+        for command in commands.drain(..) {
+            match command {
+                Command::Deliver {
+                    token,
+                    generation,
+                    publish,
+                } => self.deliver_local(token, generation, publish),
+                Command::Authenticated {
+                    token,
+                    generation,
+                    decision,
+                } => self.on_authenticated(token, generation, decision),
+                Command::Consumed {
+                    token,
+                    generation,
+                    packet_id,
+                    result,
+                } => self.on_consumed(token, generation, packet_id, result),
+                Command::Kick {
+                    token,
+                    generation,
+                    reason,
+                } => self.kick(
+                    ConnRef {
+                        worker: self.index,
+                        token,
+                        generation,
+                    },
+                    reason,
+                ),
+                Command::Inject(publish) => {
+                    self.route(None, &publish);
+                }
+                Command::Shutdown => shutdown = true,
+            }
+        }
+        self.commands = commands;
+        shutdown
+    }
+
+    fn on_consumed(
+        &mut self,
+        token: usize,
+        generation: u64,
+        packet_id: Option<PacketId>,
+        result: Result<(), ReasonCode>,
+    ) {
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
+        if conn.generation != generation {
+            return;
+        }
+        let Some(id) = packet_id else {
+            return;
+        };
+        let v5 = conn.proto.protocol_version().is_some_and(|v| v.is_v5());
+        let outcome = match result {
+            Ok(()) => conn.proto.ack_incoming(id),
+            Err(reason) if v5 => conn.proto.ack_incoming_with(id, reason),
+            // 3.1.1 cannot refuse a PUBLISH: the refusal is logged, the message acknowledged.
+            Err(_) => conn.proto.ack_incoming(id),
+        };
+        if let Err(e) = outcome {
+            tracing::debug!(error = %e, "acknowledgement after consume failed");
+        }
+        self.process(token);
+    }
+
+    fn tick(&mut self, now: u64) {
+        let open = self.shared.connections.load(Ordering::Relaxed);
+        metrics::counter!("strata_mqtt_messages_received_total")
+            .increment(std::mem::take(&mut self.counters.received));
+        metrics::counter!("strata_mqtt_messages_sent_total")
+            .increment(std::mem::take(&mut self.counters.sent));
+        metrics::counter!("strata_mqtt_messages_dropped_total")
+            .increment(std::mem::take(&mut self.counters.dropped));
+        metrics::counter!("strata_mqtt_connections_refused_total")
+            .increment(std::mem::take(&mut self.counters.refused_connections));
+        if self.index != 0 {
+            return;
+        }
+        let (wills, sessions, subscriptions, retained, queued) = {
+            let mut router = self.shared.router();
+            let wills = router.tick(now);
+            (
+                wills,
+                router.session_count(),
+                router.subscription_count(),
+                router.retained_count(),
+                router.queued_count(),
+            )
+        };
+        metrics::gauge!("strata_mqtt_connections").set(open as f64);
+        metrics::gauge!("strata_mqtt_sessions").set(sessions as f64);
+        metrics::gauge!("strata_mqtt_subscriptions").set(subscriptions as f64);
+        metrics::gauge!("strata_mqtt_retained_messages").set(retained as f64);
+        metrics::gauge!("strata_mqtt_queued_messages").set(queued as f64);
+        for will in wills {
+            self.route(None, &will_message(will));
+        }
+    }
+
+    fn flush_dirty(&mut self) {
+        let mut dirty = std::mem::take(&mut self.dirty);
+        for token in dirty.drain(..) {
+            self.flush(token);
+        }
+        // Flushing can close connections, which can route wills and dirty others.
+        if !self.dirty.is_empty() {
+            let again = std::mem::take(&mut self.dirty);
+            for token in again {
+                self.flush(token);
+            }
+        }
+        self.dirty = dirty;
+    }
+
+    fn flush(&mut self, token: usize) {
+        let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
+        conn.dirty = false;
+        let mut failed = false;
+        loop {
+            // Previously unsent bytes go first, then whatever the state machine has now.
+            if conn.unsent.is_empty() {
+                self.out.clear();
+                if conn.proto.poll_transmit(&mut self.out) == 0 {
+                    break;
+                }
+            }
+            let data: &[u8] = if conn.unsent.is_empty() {
+                &self.out
+            } else {
+                &conn.unsent
+            };
+            match conn.socket.write(data) {
+                Ok(n) if n == data.len() => {
+                    if conn.unsent.is_empty() {
+                        self.out.clear();
+                    } else {
+                        conn.unsent = BytesMut::new();
+                    }
+                }
+                Ok(n) => {
+                    if conn.unsent.is_empty() {
+                        conn.unsent.extend_from_slice(&self.out[n..]);
+                    } else {
+                        conn.unsent.advance(n);
+                    }
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if conn.unsent.is_empty() {
+                        conn.unsent.extend_from_slice(&self.out);
+                    }
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    if conn.unsent.is_empty() {
+                        conn.unsent.extend_from_slice(&self.out);
+                    }
+                }
+                Err(_) => {
+                    failed = true;
+                    conn.unsent = BytesMut::new();
+                    break;
+                }
+            }
+        }
+        let want_write = !conn.unsent.is_empty();
+        if want_write != conn.writable_registered {
+            let interest = if want_write {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            let _ = self
+                .poll
+                .registry()
+                .reregister(&mut conn.socket, Token(token), interest);
+            conn.writable_registered = want_write;
+        }
+        if failed && !conn.closed {
+            conn.proto.handle_eof();
+            self.process(token);
+            return;
+        }
+        let finished = conn.proto.is_closed() && conn.unsent.is_empty();
+        if finished {
+            if !conn.closed {
+                // Closed by the state machine without a Disconnected event drained yet.
+                self.process(token);
+            }
+            self.remove(token);
+        }
+    }
+
+    fn remove(&mut self, token: usize) {
+        if self.conns.contains(token) {
+            let mut conn = self.conns.remove(token);
+            let _ = self.poll.registry().deregister(&mut conn.socket);
+            self.shared.connections.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    fn send_remote(&mut self) {
+        for (worker, queue) in self.remote.iter_mut().enumerate() {
+            if !queue.is_empty() {
+                self.shared.send_all(worker, queue.drain(..));
+            }
+        }
+    }
+
+    fn shut_down(&mut self) {
+        let tokens: Vec<usize> = self.conns.iter().map(|(t, _)| t).collect();
+        for token in &tokens {
+            if let Some(conn) = self.conns.get_mut(*token) {
+                if conn.proto.is_connected() {
+                    conn.proto.disconnect(ReasonCode::ServerShuttingDown);
+                } else {
+                    conn.proto.handle_eof();
+                }
+            }
+            self.process(*token);
+        }
+        self.flush_dirty();
+        self.send_remote();
+        for token in tokens {
+            self.remove(token);
+        }
+    }
+}

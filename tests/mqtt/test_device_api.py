@@ -1,0 +1,127 @@
+"""The MQTT device API: device tokens authenticate, telemetry is stored exactly as over HTTP,
+and QoS 1/2 acknowledgements come only once the points are durable."""
+
+import subprocess
+import time
+
+import pytest
+
+from clients import Client, V311, V5
+
+
+@pytest.mark.parametrize("version", [V311, V5])
+def test_device_telemetry_is_stored(strata, version):
+    device_id, token = strata.create_device(f"dev-{version}")
+    c = Client(strata, version=version, username=token)
+    c.connect()
+    c.publish("v1/devices/me/telemetry", '{"temp": 21.5, "on": true}', qos=1)
+    c.publish("v1/devices/me/telemetry", '[{"ts": 1700000000000, "values": {"hum": 40}}]', qos=2)
+    # The acknowledgement means durable: the values are readable right away.
+    latest = strata.latest(device_id)
+    assert latest["temp"]["value"] == 21.5
+    assert latest["on"]["value"] is True
+    assert latest["hum"]["ts"] == 1700000000000
+    c.disconnect()
+
+
+def test_token_as_password_also_works(strata):
+    device_id, token = strata.create_device("pw")
+    c = Client(strata, version=V311, username="anything", password=token)
+    c.connect()
+    c.publish("v1/devices/me/telemetry", '{"x": 1}', qos=1)
+    assert strata.latest(device_id)["x"]["value"] == 1
+    c.disconnect()
+
+
+def test_mosquitto_pub_with_token(strata):
+    device_id, token = strata.create_device("cli")
+    for version in ("mqttv311", "mqttv5"):
+        subprocess.run(["mosquitto_pub", "-h", strata.mqtt_host, "-p", str(strata.mqtt_port),
+                        "-u", token, "-t", "v1/devices/me/telemetry", "-q", "1",
+                        "-V", version, "-m", '{"cli": "%s"}' % version],
+                       check=True, timeout=20)
+        assert strata.latest(device_id)["cli"]["value"] == version
+
+
+# paho reports a 3.1.1 CONNACK return code as the equivalent 5.0 reason code
+# (4 "bad user name or password" -> 0x86, 5 "not authorized" -> 0x87).
+@pytest.mark.parametrize("version,code", [(V311, 0x86), (V5, 0x86)])
+def test_wrong_token_is_refused(strata, version, code):
+    c = Client(strata, version=version, username="not-a-token")
+    _, rc, _ = c.connect(expect_ok=False)
+    assert rc.value == code
+
+
+@pytest.mark.parametrize("version,code", [(V311, 0x87), (V5, 0x87)])
+def test_anonymous_is_refused_by_default(strata, version, code):
+    c = Client(strata, version=version)
+    _, rc, _ = c.connect(expect_ok=False)
+    assert rc.value == code
+
+
+def test_mosquitto_sub_sees_the_3_1_1_return_code(strata):
+    out = subprocess.run(["mosquitto_sub", "-h", strata.mqtt_host, "-p", str(strata.mqtt_port),
+                          "-u", "wrong", "-t", "v1/devices/me/x", "-V", "mqttv311", "-C", "1",
+                          "-W", "5"], capture_output=True, text=True, timeout=20)
+    assert out.returncode != 0
+    assert "bad user name or password" in out.stderr.lower(), out.stderr
+
+
+def test_revoked_token_is_refused(strata):
+    device_id, token = strata.create_device("revoked")
+    status, creds = strata.call("GET", f"/api/devices/{device_id}/credentials")
+    strata.call("DELETE", f"/api/devices/{device_id}/credentials/{creds[0]['id']}")
+    c = Client(strata, version=V5, username=token)
+    _, rc, _ = c.connect(expect_ok=False)
+    assert rc.value == 0x86
+
+
+def test_bad_telemetry_is_refused_with_reason_on_v5(strata):
+    device_id, token = strata.create_device("bad")
+    c = Client(strata, version=V5, username=token)
+    c.connect()
+    info = c.c.publish("v1/devices/me/telemetry", "{not json", qos=1)
+    info.wait_for_publish(timeout=10)
+    info = c.c.publish("v1/devices/me/telemetry", '{"ts": 5, "values": {"a": 1}}', qos=1)
+    info.wait_for_publish(timeout=10)
+    c.publish("v1/devices/me/telemetry", '{"good": 1}', qos=1)
+    latest = strata.latest(device_id)
+    assert list(latest) == ["good"], latest
+    c.disconnect()
+
+
+def test_device_may_only_use_its_device_api(strata):
+    _, token = strata.create_device("acl")
+    c = Client(strata, version=V5, username=token)
+    c.connect()
+    rcs = c.subscribe("other/topic", qos=1)
+    assert rcs[0].value == 0x87
+    rcs = c.subscribe("#", qos=1)
+    assert rcs[0].value == 0x87
+    c.disconnect()
+    c3 = Client(strata, version=V311, username=token)
+    c3.connect()
+    rcs = c3.subscribe("other/topic", qos=1)
+    assert rcs[0].value == 0x80
+    c3.disconnect()
+
+
+def test_acknowledged_mqtt_telemetry_survives_sigkill(data_dir):
+    from conftest import Strata
+
+    server = Strata(data_dir, {})
+    device_id, token = server.create_device("crash")
+    c = Client(server, version=V311, username=token)
+    c.connect()
+    base = 1_700_000_000_000
+    for i in range(200):
+        c.publish("v1/devices/me/telemetry", '{"ts": %d, "values": {"n": %d}}' % (base + i, i), qos=1)
+    server.kill()
+    restarted = Strata(data_dir, {})
+    try:
+        status, body = restarted.call(
+            "GET", f"/api/devices/{device_id}/telemetry?keys=n&limit=1000&order=asc")
+        assert status == 200
+        assert [p["value"] for p in body["series"][0]["points"]] == list(range(200))
+    finally:
+        restarted.kill()
