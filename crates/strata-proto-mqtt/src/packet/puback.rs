@@ -72,3 +72,58 @@ impl PacketBody for PubAck {
 }
 
 impl_encode!(PubAck);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::{Packet, decode};
+
+    fn dec(bytes: &[u8], v: ProtocolVersion) -> Result<PubAck, DecodeError> {
+        match decode(&mut BytesMut::from(bytes), v, 64)? {
+            Some(Packet::PubAck(p)) => Ok(p),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    fn enc(p: &PubAck, v: ProtocolVersion) -> alloc::vec::Vec<u8> {
+        let mut out = BytesMut::new();
+        p.encode(v, &mut out).unwrap();
+        out.to_vec()
+    }
+
+    #[test]
+    fn wire_forms() {
+        use ProtocolVersion::{V5, V311};
+        let id = PacketId::new(0x1234).unwrap();
+        // 3.1.1 and the short 5.0 form: packet identifier only.
+        let short: &[u8] = &[0x40, 0x02, 0x12, 0x34];
+        assert_eq!(dec(short, V311), Ok(PubAck::new(id)));
+        assert_eq!(dec(short, V5), Ok(PubAck::new(id)));
+        assert_eq!(enc(&PubAck::new(id), V311), short);
+        assert_eq!(enc(&PubAck::new(id), V5), short);
+        // 5.0 with a reason code and no properties.
+        let coded: &[u8] = &[0x40, 0x03, 0x12, 0x34, 0x10];
+        let p = PubAck::with_reason(id, ReasonCode::NoMatchingSubscribers);
+        assert_eq!(dec(coded, V5), Ok(p.clone()));
+        assert_eq!(enc(&p, V5), coded);
+        // 3.1.1 cannot carry the reason code, and ignores no extra bytes.
+        assert!(p.encode(V311, &mut BytesMut::new()).is_err());
+        assert_eq!(dec(coded, V311), Err(DecodeError::TrailingBytes(1)));
+        // 5.0 with a reason string.
+        let mut p = PubAck::new(id);
+        p.properties.reason_string = Some("r".into());
+        let full: &[u8] = &[0x40, 0x08, 0x12, 0x34, 0x00, 0x04, 0x1F, 0x00, 0x01, b'r'];
+        assert_eq!(enc(&p, V5), full);
+        assert_eq!(dec(full, V5), Ok(p));
+        // Wrong flags, zero packet identifier, unknown reason code.
+        assert!(dec(&[0x42, 0x02, 0x12, 0x34], V5).is_err());
+        assert_eq!(
+            dec(&[0x40, 0x02, 0x00, 0x00], V5),
+            Err(DecodeError::ZeroPacketId)
+        );
+        assert_eq!(
+            dec(&[0x40, 0x03, 0x12, 0x34, 0x03], V5),
+            Err(DecodeError::UnknownReasonCode(3))
+        );
+    }
+}
