@@ -1,0 +1,4 @@
+//! Strata's device SDK: signal processing and int8 TinyML inference for microcontrollers.
+#![cfg_attr(not(feature = "std"), no_std)]
+
+pub mod tflite;
