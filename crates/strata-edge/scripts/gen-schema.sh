@@ -22,3 +22,5 @@ OUT="$(pwd)/src/tflite/schema_generated.rs"
 # planus 1.3 derives serde traits unconditionally; the SDK does not need serde, so drop them.
 grep -v -e '^ *::serde::Serialize,$' -e '^ *::serde::Deserialize,$' "$TMP/generated.rs" |
   sed -e 's/, ::serde::Serialize, ::serde::Deserialize)\]/)]/' > "$OUT"
+# Format as `cargo fmt` would, so regenerating and formatting are idempotent.
+rustfmt --edition 2024 "$OUT"

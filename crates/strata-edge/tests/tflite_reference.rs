@@ -8,6 +8,8 @@
 //! (`pip install --pre tflite-micro`) into a temporary directory and check against those as
 //! well (`STRATA_TFLM_LIVE_SCALE` scales the sample counts, default 1).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic on bad fixtures
+
 use std::path::{Path, PathBuf};
 
 use strata_edge::tflite::{Error, Interpreter, Model};

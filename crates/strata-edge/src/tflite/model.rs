@@ -354,19 +354,18 @@ impl<'a> Model<'a> {
         }
         let buffer_index = t.buffer()? as usize;
         let mut data = None;
-        if buffer_index != 0 {
-            if let Some(buffers) = self.buffers {
-                if let Some(b) = buffers.get(buffer_index) {
-                    let b = b?;
-                    if b.offset()? > 1 {
-                        return Err(Error::Unsupported {
-                            index,
-                            what: "tensor data outside the flatbuffer (offset buffers)",
-                        });
-                    }
-                    data = b.data()?.filter(|d| !d.is_empty());
-                }
+        if buffer_index != 0
+            && let Some(buffers) = self.buffers
+            && let Some(b) = buffers.get(buffer_index)
+        {
+            let b = b?;
+            if b.offset()? > 1 {
+                return Err(Error::Unsupported {
+                    index,
+                    what: "tensor data outside the flatbuffer (offset buffers)",
+                });
             }
+            data = b.data()?.filter(|d| !d.is_empty());
         }
         Ok(TensorDesc {
             element_type,

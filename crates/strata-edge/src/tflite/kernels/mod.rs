@@ -118,10 +118,10 @@ pub(crate) fn validate(model: &Model<'_>, index: usize, op: &OpDesc) -> Result<(
             if w.data.is_none() {
                 return Err(shape_err(index, "weights must be constant"));
             }
-            if let Some(zps) = w.zero_points {
-                if zps.iter().any(|z| z != 0) {
-                    return Err(quant_err(op.inputs[1], "non-zero int8 weight zero point"));
-                }
+            if let Some(zps) = w.zero_points
+                && zps.iter().any(|z| z != 0)
+            {
+                return Err(quant_err(op.inputs[1], "non-zero int8 weight zero point"));
             }
             let out_channels = match op.kind {
                 OpKind::FullyConnected => {
