@@ -20,11 +20,14 @@ import numpy as np
 GOLDEN = 0x9E3779B97F4A7C15
 MASK = (1 << 64) - 1
 
-# (file name, base seed, sample count)
+# (file name, where it lives, base seed, sample count). "shared": shared/models (the reference
+# models); "vectors": tests/vectors (synthetic models from gen_synthetic_models.py).
 MODELS = [
-    ("hello_world_int8.tflite", 1_000_000, 2000),
-    ("micro_speech_quantized.tflite", 2_000_000, 2000),
-    ("person_detect.tflite", 3_000_000, 300),
+    ("hello_world_int8.tflite", "shared", 1_000_000, 2000),
+    ("micro_speech_quantized.tflite", "shared", 2_000_000, 2000),
+    ("person_detect.tflite", "shared", 3_000_000, 1000),
+    ("synthetic_elementwise.tflite", "vectors", 4_000_000, 300),
+    ("synthetic_conv.tflite", "vectors", 5_000_000, 1000),
 ]
 
 
@@ -61,9 +64,11 @@ def main() -> None:
     from tflite_micro.python.tflite_micro import runtime
 
     os.makedirs(args.out, exist_ok=True)
-    for name, base_seed, count in MODELS:
+    vectors_dir = os.path.join(crate, "tests", "vectors")
+    for name, where, base_seed, count in MODELS:
         count = max(1, int(count * args.scale))
-        interp = runtime.Interpreter.from_file(os.path.join(args.models, name))
+        model_dir = args.models if where == "shared" else vectors_dir
+        interp = runtime.Interpreter.from_file(os.path.join(model_dir, name))
         detail = interp.get_input_details(0)
         shape = tuple(int(d) for d in detail["shape"])
         n = int(np.prod(shape))
@@ -71,13 +76,19 @@ def main() -> None:
         out_len = None
         for i in range(count):
             x = make_input(base_seed + i, n).reshape(shape)
+            if detail["dtype"] == np.float32:
+                x = x.astype(np.float32) * np.float32(0.0625)
             interp.set_input(x, 0)
             interp.invoke()
-            y = np.asarray(interp.get_output(0), dtype=np.int8).reshape(-1)
+            y = np.asarray(interp.get_output(0)).reshape(-1)
+            assert y.dtype in (np.int8, np.float32), y.dtype
             out_len = y.size
             outputs += y.tobytes()
         doc = {
             "model": name,
+            "model_dir": where,
+            "input_type": "float32" if detail["dtype"] == np.float32 else "int8",
+            "output_type": str(y.dtype),
             "generator": "splitmix64 v1 (see scripts/gen_tflite_vectors.py)",
             "reference": "tflite-micro (PyPI) TFLite Micro reference interpreter",
             "base_seed": base_seed,

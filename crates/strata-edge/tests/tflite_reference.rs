@@ -53,6 +53,9 @@ fn from_hex(s: &str) -> Vec<i8> {
 
 struct Vectors {
     model: String,
+    model_dir: String,
+    float_input: bool,
+    float_output: bool,
     base_seed: u64,
     count: usize,
     output_len: usize,
@@ -65,6 +68,9 @@ fn read_vectors(path: &Path) -> Vectors {
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     Vectors {
         model: v["model"].as_str().unwrap().to_owned(),
+        model_dir: v["model_dir"].as_str().unwrap().to_owned(),
+        float_input: v["input_type"] == "float32",
+        float_output: v["output_type"] == "float32",
         base_seed: v["base_seed"].as_u64().unwrap(),
         count: v["count"].as_u64().unwrap() as usize,
         output_len: v["output_len"].as_u64().unwrap() as usize,
@@ -75,18 +81,41 @@ fn read_vectors(path: &Path) -> Vectors {
 /// Runs every vector of `file` and returns how many were checked.
 fn check_file(path: &Path) -> usize {
     let vectors = read_vectors(path);
-    let bytes = load(&vectors.model);
+    let bytes = if vectors.model_dir == "shared" {
+        load(&vectors.model)
+    } else {
+        std::fs::read(vectors_dir().join(&vectors.model)).unwrap()
+    };
     let model = Model::new(&bytes).unwrap();
     let mut arena = vec![0u8; model.arena_size_required()];
     let mut interp = Interpreter::new(&model, &mut arena).unwrap();
-    assert_eq!(vectors.outputs.len(), vectors.count * vectors.output_len);
+    let out_bytes = vectors.output_len * if vectors.float_output { 4 } else { 1 };
+    assert_eq!(vectors.outputs.len(), vectors.count * out_bytes);
+    let input_len = model.input_info(0).unwrap().shape.num_elements();
+    let mut input = vec![0i8; input_len];
+    let mut got_f32 = vec![0f32; vectors.output_len];
     let mut mismatches = 0;
     for i in 0..vectors.count {
         let seed = vectors.base_seed + i as u64;
-        make_input(seed, interp.input_mut(0).unwrap());
+        make_input(seed, &mut input);
+        if vectors.float_input {
+            let f: Vec<f32> = input.iter().map(|&v| f32::from(v) * 0.0625).collect();
+            interp.set_input_f32(0, &f).unwrap();
+        } else {
+            interp.input_mut(0).unwrap().copy_from_slice(&input);
+        }
         interp.invoke().unwrap();
-        let got = interp.output(0).unwrap();
-        let want = &vectors.outputs[i * vectors.output_len..(i + 1) * vectors.output_len];
+        let got: Vec<i8> = if vectors.float_output {
+            interp.output_f32(0, &mut got_f32).unwrap();
+            got_f32
+                .iter()
+                .flat_map(|f| f.to_le_bytes())
+                .map(|b| b as i8)
+                .collect()
+        } else {
+            interp.output(0).unwrap().to_vec()
+        };
+        let want = &vectors.outputs[i * out_bytes..(i + 1) * out_bytes];
         if got != want {
             mismatches += 1;
             if mismatches <= 5 {
@@ -102,8 +131,12 @@ fn check_file(path: &Path) -> usize {
     vectors.count
 }
 
+fn vectors_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
+}
+
 fn vector_path(stem: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/vectors/tflite_{stem}.json"))
+    vectors_dir().join(format!("tflite_{stem}.json"))
 }
 
 #[test]
@@ -118,7 +151,21 @@ fn micro_speech_bit_exact_with_tflm() {
 
 #[test]
 fn person_detect_bit_exact_with_tflm() {
-    assert!(check_file(&vector_path("person_detect")) >= 300);
+    assert_eq!(check_file(&vector_path("person_detect")), 1000);
+}
+
+/// QUANTIZE (float and int8 input), MUL with broadcasting, ADD, fused RELU/RELU6, MAX_POOL_2D,
+/// LOGISTIC and DEQUANTIZE; float outputs compared bit for bit.
+#[test]
+fn synthetic_elementwise_bit_exact_with_tflm() {
+    assert_eq!(check_file(&vector_path("synthetic_elementwise")), 300);
+}
+
+/// Strided VALID convolution, dilated SAME depthwise with depth multiplier 2, SAME average
+/// pool, bias-less per-tensor 1x1 convolution, RESHAPE, FULLY_CONNECTED, SOFTMAX with beta 0.7.
+#[test]
+fn synthetic_conv_bit_exact_with_tflm() {
+    assert_eq!(check_file(&vector_path("synthetic_conv")), 1000);
 }
 
 /// The documented zero-input outputs (shared/models/README.md).
