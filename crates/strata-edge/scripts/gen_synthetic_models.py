@@ -212,11 +212,21 @@ def conv_model():
     return m.build([x], [s7])
 
 
+def unsupported_model():
+    """A single TANH (code 28), which the engine does not implement: load must fail cleanly."""
+    m = ModelBuilder()
+    x = m.tensor([1, 4], INT8, 0.1, 0)
+    y = m.tensor([1, 4], INT8, 1.0 / 128, 0)
+    m.op(28, [x], [y])
+    return m.build([x], [y])
+
+
 def main():
     crate = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     out = os.path.join(crate, "tests", "vectors")
     os.makedirs(out, exist_ok=True)
-    for name, fn in [("synthetic_elementwise.tflite", elementwise_model), ("synthetic_conv.tflite", conv_model)]:
+    for name, fn in [("synthetic_elementwise.tflite", elementwise_model), ("synthetic_conv.tflite", conv_model),
+                     ("synthetic_unsupported.tflite", unsupported_model)]:
         data = fn()
         with open(os.path.join(out, name), "wb") as f:
             f.write(data)
