@@ -41,7 +41,10 @@ fn unsupported_operator_is_reported_with_its_code() {
 fn accessors_check_index_and_type() {
     let bytes = read("tests/vectors/synthetic_elementwise.tflite");
     let model = Model::new(&bytes).unwrap();
-    assert_eq!(model.input_info(0).unwrap().element_type, ElementType::Float32);
+    assert_eq!(
+        model.input_info(0).unwrap().element_type,
+        ElementType::Float32
+    );
     assert_eq!(
         model.input_info(1).unwrap_err(),
         Error::IndexOutOfRange { index: 1, len: 1 }

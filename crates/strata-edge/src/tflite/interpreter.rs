@@ -169,6 +169,16 @@ pub(crate) fn tensor_range(
     table: &[u8],
     tensor: usize,
 ) -> Result<Range<usize>, Error> {
+    let len = model.tensor(tensor)?.byte_size();
+    tensor_range_with_len(table, tensor, len)
+}
+
+/// Arena byte range of a planned tensor of `len` bytes.
+pub(crate) fn tensor_range_with_len(
+    table: &[u8],
+    tensor: usize,
+    len: usize,
+) -> Result<Range<usize>, Error> {
     let at = 4 * tensor;
     let bytes = table.get(at..at + 4).ok_or(Error::InvalidTensor {
         tensor: tensor as i64,
@@ -180,5 +190,5 @@ pub(crate) fn tensor_range(
         });
     }
     let start = offset as usize;
-    Ok(start..start + model.tensor(tensor)?.byte_size())
+    Ok(start..start + len)
 }

@@ -151,11 +151,32 @@ pub(super) fn conv2d(
     let input_offset = -x.zero_point;
     let (lo, hi) = activation_range_int8(op.activation, o.scale, o.zero_point);
     let filter_len = kh * kw * fic;
+    let pointwise = kh == 1
+        && kw == 1
+        && sh == 1
+        && sw == 1
+        && groups == 1
+        && pad_h == 0
+        && pad_w == 0
+        && oh == ih
+        && ow == iw;
     for c0 in (0..oc).step_by(CHANNEL_BLOCK) {
         let n = CHANNEL_BLOCK.min(oc - c0);
         let blk = Block::new(x, w, o, bias, c0, n, |c| {
             sum(&filter[c * filter_len..(c + 1) * filter_len])
         });
+        if pointwise {
+            // 1x1, stride 1, no padding, one group: a matrix product, one dot per output.
+            let ws = &filter[c0 * ic..(c0 + n) * ic];
+            for (xs, orow) in input.chunks_exact(ic).zip(out.chunks_exact_mut(oc)) {
+                let orow = &mut orow[c0..c0 + n];
+                for (j, (dst, w)) in orow.iter_mut().zip(ws.chunks_exact(ic)).enumerate() {
+                    let acc = dot(w, xs).wrapping_add(blk.folded_bias[j]);
+                    *dst = requantize(acc, blk.mult[j], blk.shift[j], o.zero_point, lo, hi);
+                }
+            }
+            continue;
+        }
         for batch in 0..batches {
             for oy in 0..oh {
                 let iy0 = (oy * sh) as i32 - pad_h;
@@ -234,8 +255,16 @@ pub(super) fn depthwise_conv2d(
     let pad_w = compute_padding(op.stride_w, op.dilation_w, iw as i32, kw as i32, ow as i32);
     let input_offset = -x.zero_point;
     let (lo, hi) = activation_range_int8(op.activation, o.scale, o.zero_point);
-    for c0 in (0..oc).step_by(CHANNEL_BLOCK) {
-        let n = CHANNEL_BLOCK.min(oc - c0);
+    // Blocks hold whole groups of `multiplier` output channels (one input channel each) when
+    // they fit, so the inner loop is a broadcast multiply-accumulate over the group.
+    let block = if multiplier <= CHANNEL_BLOCK {
+        (CHANNEL_BLOCK / multiplier) * multiplier
+    } else {
+        CHANNEL_BLOCK
+    };
+    for c0 in (0..oc).step_by(block) {
+        let n = block.min(oc - c0);
+        let grouped = multiplier > 1 && multiplier <= CHANNEL_BLOCK;
         let blk = Block::new(x, w, o, bias, c0, n, |_| 0);
         let mut acc = [0i32; CHANNEL_BLOCK];
         for batch in 0..batches {
@@ -265,6 +294,18 @@ pub(super) fn depthwise_conv2d(
                                     *a = a.wrapping_add(
                                         i32::from(wv) * (i32::from(xv) + input_offset),
                                     );
+                                }
+                            } else if grouped {
+                                let xs = &xs[c0 / multiplier..(c0 + n) / multiplier];
+                                for ((a, w), &xv) in acc
+                                    .chunks_exact_mut(multiplier)
+                                    .zip(ws.chunks_exact(multiplier))
+                                    .zip(xs)
+                                {
+                                    let xv = i32::from(xv) + input_offset;
+                                    for (a, &wv) in a.iter_mut().zip(w) {
+                                        *a = a.wrapping_add(i32::from(wv) * xv);
+                                    }
                                 }
                             } else {
                                 for (j, (a, &wv)) in acc.iter_mut().zip(ws).enumerate() {

@@ -14,7 +14,7 @@ mod pool;
 use core::ops::Range;
 
 use super::error::Error;
-use super::interpreter::tensor_range;
+use super::interpreter::tensor_range_with_len;
 use super::model::{ElementType, Model, OpDesc, OpKind, Padding, TensorDesc};
 
 /// Output channels processed per block; per-channel requantisation parameters for one block
@@ -299,7 +299,7 @@ pub(crate) fn eval(
     table: &[u8],
 ) -> Result<(), Error> {
     let out_desc = model.op_tensor(op.output)?;
-    let out_range = tensor_range(model, table, op.output as usize)?;
+    let out_range = tensor_range_with_len(table, op.output as usize, out_desc.byte_size())?;
     let mut descs: [Option<TensorDesc<'_>>; 3] = [None; 3];
     let mut ranges: [Option<Range<usize>>; 3] = [None, None, None];
     for k in 0..op.num_inputs {
@@ -309,7 +309,7 @@ pub(crate) fn eval(
         }
         let d = model.op_tensor(t)?;
         if d.data.is_none() {
-            ranges[k] = Some(tensor_range(model, table, t as usize)?);
+            ranges[k] = Some(tensor_range_with_len(table, t as usize, d.byte_size())?);
         }
         descs[k] = Some(d);
     }
