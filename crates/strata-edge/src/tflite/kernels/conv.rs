@@ -38,10 +38,15 @@ impl Block {
             folded_bias: [0; CHANNEL_BLOCK],
         };
         let input_offset = -x.zero_point;
+        let multiplier = |c: usize| {
+            let real = f64::from(x.scale) * f64::from(w.channel_scale(c)) / f64::from(out.scale);
+            quantize_multiplier(real)
+        };
+        // Per-tensor weights: one multiplier for every channel.
+        let shared = (w.num_scales() <= 1).then(|| multiplier(0));
         for j in 0..n {
             let c = c0 + j;
-            let real = f64::from(x.scale) * f64::from(w.channel_scale(c)) / f64::from(out.scale);
-            let (m, s) = quantize_multiplier(real);
+            let (m, s) = shared.unwrap_or_else(|| multiplier(c));
             b.mult[j] = m;
             b.shift[j] = s;
             b.bias[j] = bias.map_or(0, |bytes| read_i32(bytes, c));
