@@ -131,9 +131,11 @@ def test_persistent_session_queues_while_offline(open_strata, version):
     c.disconnect()
     pub = Client(open_strata, version=version)
     pub.connect()
+    # QoS 0 first: paho sends it asynchronously, and the acknowledged QoS 1 messages behind it
+    # on the same connection prove the broker has handled it before the reconnect.
+    pub.publish("jobs/zero", "q0", qos=0)
     for i in range(5):
         pub.publish(f"jobs/{i}", str(i), qos=1)
-    pub.publish("jobs/zero", "q0", qos=0)
     c = Client(open_strata, **kwargs)
     flags, _, _ = c.connect()
     assert flags.session_present
@@ -324,3 +326,28 @@ def test_oversized_packet_is_refused(open_strata):
     c.c.publish("big", b"x" * (2 * 1024 * 1024), qos=0)
     rc = c.disconnects.get(timeout=10)
     assert rc.value in (0x95, 0x80, 7), rc  # packet too large (or the socket just closed)
+
+
+def test_takeover_hands_unacknowledged_messages_to_the_new_connection(open_strata):
+    connect = b"\x10\x0e\x00\x04MQTT\x04\x00\x00\x3c\x00\x02tk"  # 3.1.1, clean session 0
+    subscribe = b"\x82\x09\x00\x01\x00\x04tk/t\x01"
+    first = raw(open_strata)
+    first.sendall(connect)
+    assert first.recv(4)[:1] == b"\x20"
+    first.sendall(subscribe)
+    assert first.recv(5)[:1] == b"\x90"
+    pub = Client(open_strata, version=V311)
+    pub.connect()
+    pub.publish("tk/t", "payload-1", qos=1)
+    data = first.recv(64)
+    assert data[:1] in (b"\x32", b"\x3a") and b"payload-1" in data  # received, never acknowledged
+    second = raw(open_strata)
+    second.sendall(connect)
+    data = b""
+    deadline = time.time() + 5
+    while b"payload-1" not in data and time.time() < deadline:
+        data += second.recv(256)
+    assert data[:4] == b"\x20\x02\x01\x00", data  # session present
+    assert b"payload-1" in data[4:], data
+    first.close()
+    second.close()

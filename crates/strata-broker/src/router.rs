@@ -174,6 +174,10 @@ impl Router {
     /// Detaches a closed connection. The session ends now if its expiry is 0, otherwise it
     /// keeps `state` and queues messages until it expires. A will is published now (returned)
     /// or kept until its delay or the session's end.
+    ///
+    /// When another connection took the session over meanwhile, the messages still in flight
+    /// or queued on this one are handed to it (`redeliver`), so a takeover loses nothing.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn disconnect(
         &mut self,
         key: SessionKey,
@@ -182,6 +186,7 @@ impl Router {
         expiry_override: Option<u32>,
         will: Option<Will>,
         now: u64,
+        redeliver: &mut Vec<Delivery>,
     ) -> Option<Will> {
         let Some(session) = self.sessions.get_mut(key) else {
             return will;
@@ -189,6 +194,23 @@ impl Router {
         if session.online != Some(conn) {
             // Taken over meanwhile: the new connection owns the session; the old will still
             // goes out (MQTT 5.0 3.1.4: a takeover publishes the old connection's will).
+            if let Some(state) = state {
+                let messages = state
+                    .inflight
+                    .into_iter()
+                    .map(|m| m.message)
+                    .chain(state.pending.into_iter().map(|p| p.message));
+                for mut publish in messages {
+                    publish.packet_id = None;
+                    publish.dup = false;
+                    match session.online {
+                        Some(to) => redeliver.push(Delivery { to, publish }),
+                        None => {
+                            let _ = session.stored.queue(now, publish);
+                        }
+                    }
+                }
+            }
             return will;
         }
         session.online = None;
@@ -445,7 +467,10 @@ mod tests {
             SubscriptionOptions::new(QoS::AtLeastOnce),
             None,
         );
-        assert!(r.disconnect(a.key, conn(1), None, None, None, 0).is_none());
+        assert!(
+            r.disconnect(a.key, conn(1), None, None, None, 0, &mut Vec::new())
+                .is_none()
+        );
         let mut out = Vec::new();
         let msg = Publish::new("t/1", QoS::ExactlyOnce, "x");
         for _ in 0..3 {
@@ -475,7 +500,7 @@ mod tests {
         let mut r = Router::new(limits());
         let a = r.connect("a", false, 10, conn(1));
         r.subscribe(a.key, "t", SubscriptionOptions::new(QoS::AtMostOnce), None);
-        r.disconnect(a.key, conn(1), None, None, None, 0);
+        r.disconnect(a.key, conn(1), None, None, None, 0, &mut Vec::new());
         assert!(r.tick(9_999).is_empty());
         assert!(r.has_session("a"));
         r.tick(10_000);
@@ -503,16 +528,32 @@ mod tests {
         };
         will.properties.will_delay_interval = Some(5);
         assert!(
-            r.disconnect(a.key, conn(1), None, None, Some(will.clone()), 0)
-                .is_none()
+            r.disconnect(
+                a.key,
+                conn(1),
+                None,
+                None,
+                Some(will.clone()),
+                0,
+                &mut Vec::new()
+            )
+            .is_none()
         );
         assert!(r.tick(4_000).is_empty());
         assert_eq!(r.tick(5_000).len(), 1);
 
         r.connect("a", false, 100, conn(2));
         assert!(
-            r.disconnect(a.key, conn(2), None, None, Some(will), 10_000)
-                .is_none()
+            r.disconnect(
+                a.key,
+                conn(2),
+                None,
+                None,
+                Some(will),
+                10_000,
+                &mut Vec::new()
+            )
+            .is_none()
         );
         r.connect("a", false, 100, conn(3));
         assert!(r.tick(20_000).is_empty(), "reconnect cancelled the will");

@@ -248,7 +248,9 @@ impl Worker {
             let Some(conn) = self.conns.get_mut(token) else {
                 return;
             };
-            if conn.closed || conn.proto.is_closed() {
+            // While the authentication hook decides, leave further bytes in the socket (the
+            // state machine would buffer them without bound); reading resumes after.
+            if conn.closed || conn.proto.is_closed() || conn.connect.is_some() {
                 return;
             }
             match conn.socket.read(&mut self.scratch) {
@@ -400,6 +402,7 @@ impl Worker {
                 metrics::counter!("strata_mqtt_auth_failures_total").increment(1);
                 let _ = conn.proto.reject_connect(reason);
                 self.process(token);
+                self.read(token);
                 return;
             }
         };
@@ -465,6 +468,7 @@ impl Worker {
         }
         metrics::counter!("strata_mqtt_connects_total").increment(1);
         self.process(token);
+        self.read(token);
     }
 
     fn kick(&mut self, target: ConnRef, reason: ReasonCode) {
@@ -687,6 +691,7 @@ impl Worker {
             token,
             generation: conn.generation,
         };
+        let mut redeliver = Vec::new();
         let due = match conn.session {
             Some(key) => {
                 let max = self.shared.config.max_session_expiry_secs;
@@ -697,10 +702,14 @@ impl Worker {
                     expiry_override.map(|e| e.min(max)),
                     will,
                     now,
+                    &mut redeliver,
                 )
             }
             None => will,
         };
+        for delivery in redeliver {
+            self.deliver(delivery.to, delivery.publish);
+        }
         if let Some(will) = due {
             self.route(None, &will_message(will));
         }
