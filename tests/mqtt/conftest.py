@@ -32,7 +32,8 @@ class Strata:
 
     def __init__(self, data_dir: str, env: dict):
         self.data_dir = data_dir
-        full_env = dict(os.environ)
+        # STRATA_BIN names the binary for these tests; the server would read it as a config key.
+        full_env = {k: v for k, v in os.environ.items() if k != "STRATA_BIN"}
         full_env.update({"STRATA_ADMIN_PASSWORD": ADMIN_PASSWORD, "STRATA_LOG__LEVEL": "warn"})
         full_env.update(env)
         self.proc = subprocess.Popen(

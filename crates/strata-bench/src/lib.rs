@@ -7,8 +7,11 @@
 //!
 //! Scenarios:
 //! - [`ingest`]: durable HTTP telemetry ingest (batched and single-point requests).
+//! - [`mqtt`]: the MQTT broker against Mosquitto in the same run (p2p, fan-in, fan-out, idle).
 
 pub mod ingest;
+pub mod mqtt;
+mod mqtt_client;
 mod server;
 mod stats;
 
@@ -25,11 +28,18 @@ pub struct BenchArgs {
 enum Scenario {
     /// Durable HTTP telemetry ingest into the embedded store.
     Ingest(ingest::IngestArgs),
+    /// The MQTT broker side by side with Mosquitto.
+    Mqtt(mqtt::MqttArgs),
+    /// Internal: holds idle MQTT connections for `bench mqtt` (one process per ~9,500).
+    #[command(hide = true)]
+    MqttIdleClient(mqtt::IdleClientArgs),
 }
 
 /// Runs the chosen scenario.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.scenario {
         Scenario::Ingest(a) => ingest::run(a),
+        Scenario::Mqtt(a) => mqtt::run(a),
+        Scenario::MqttIdleClient(a) => mqtt::run_idle_client(a),
     }
 }

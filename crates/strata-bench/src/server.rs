@@ -12,6 +12,8 @@ use tokio::process::{Child, Command};
 pub(crate) struct Server {
     child: Child,
     pub(crate) addr: String,
+    /// MQTT address (host:port).
+    pub(crate) mqtt: String,
     pub(crate) pid: u32,
     _dir: TempDir,
 }
@@ -47,10 +49,14 @@ impl Server {
         let pid = child.id().context("server exited at once")?;
         let stdout = child.stdout.take().context("no stdout")?;
         let mut lines = BufReader::new(stdout).lines();
-        let addr = tokio::time::timeout(Duration::from_secs(30), async {
+        let (addr, mqtt) = tokio::time::timeout(Duration::from_secs(30), async {
+            let mut mqtt = String::new();
             while let Some(line) = lines.next_line().await? {
+                if let Some(url) = line.strip_prefix("strata: MQTT listening on mqtt://") {
+                    mqtt = url.trim().to_string();
+                }
                 if let Some(url) = line.strip_prefix("strata: HTTP API listening on http://") {
-                    return Ok(url.trim().to_string());
+                    return Ok((url.trim().to_string(), mqtt));
                 }
             }
             bail!("the server exited before listening")
@@ -62,6 +68,7 @@ impl Server {
         Ok(Self {
             child,
             addr,
+            mqtt,
             pid,
             _dir: dir,
         })
@@ -77,6 +84,19 @@ impl Server {
         let _ = self.child.start_kill();
         let _ = self.child.wait().await;
     }
+}
+
+/// Resident memory of a process in bytes, from /proc (Linux).
+pub(crate) fn rss_bytes(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("cannot read /proc/{pid}/status"))?;
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .context("no VmRSS")?;
+    Ok(kb * 1024)
 }
 
 /// CPU seconds of a process from /proc (Linux).
