@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 log() { printf '\n==> %s\n' "$*"; }
 
 # Debian packages the tests use: curl and jq for the quickstart, the Mosquitto clients for
-# the MQTT tests (and the Mosquitto broker for the side-by-side benchmark).
-APT_PACKAGES=(curl jq mosquitto mosquitto-clients)
+# the MQTT tests (and the Mosquitto broker for the side-by-side benchmark), openssl for the
+# development CA of the TLS tests.
+APT_PACKAGES=(curl jq openssl mosquitto mosquitto-clients)
 # Python packages the tests use.
 PIP_PACKAGES=("paho-mqtt>=2,<3" "pytest>=7")
 

@@ -15,14 +15,25 @@ V5 = mqtt.MQTTv5
 
 class Client:
     def __init__(self, server, version=V5, client_id=None, username=None, password=None,
-                 clean=True, session_expiry=None, will=None, keepalive=30):
+                 clean=True, session_expiry=None, will=None, keepalive=30, tls=None,
+                 websocket=False):
+        """`tls`: None, or a dict of `ssl` options for paho's `tls_set` (ca_certs, certfile,
+        keyfile). `websocket`: MQTT over WebSocket on /mqtt. The client picks the server's
+        matching port (mqtt, mqtts, ws or wss)."""
         self.version = version
+        self.tls = tls
+        self.websocket = websocket
         self.client_id = client_id if client_id is not None else f"t-{uuid.uuid4().hex[:10]}"
         self.c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
                              protocol=version,
+                             transport="websockets" if websocket else "tcp",
                              clean_session=clean if version == V311 else None)
         if username is not None:
             self.c.username_pw_set(username, password)
+        if tls is not None:
+            self.c.tls_set(**tls)
+        if websocket:
+            self.c.ws_set_options(path="/mqtt")
         if will:
             topic, payload, qos, retain, props = will
             self.c.will_set(topic, payload, qos=qos, retain=retain, properties=props)
@@ -36,6 +47,8 @@ class Client:
         self.subacks = queue.Queue()
         self.c.on_subscribe = lambda c, u, mid, rcs, p=None: self.subacks.put((mid, rcs))
         self.published = {}
+        self.pubacks = queue.Queue()
+        self.c.on_publish = lambda c, u, mid, rc, p=None: self.pubacks.put((mid, rc))
         self.pub_lock = threading.Lock()
         props = None
         if version == V5:
@@ -48,7 +61,13 @@ class Client:
         self.clean = clean
 
     def connect(self, expect_ok=True, timeout=10):
-        self.c.connect(self.server.mqtt_host, self.server.mqtt_port, keepalive=self.keepalive,
+        port = {
+            (False, False): self.server.mqtt_port,
+            (True, False): self.server.mqtts_port,
+            (False, True): self.server.ws_port,
+            (True, True): self.server.wss_port,
+        }[(self.tls is not None, self.websocket)]
+        self.c.connect(self.server.mqtt_host, port, keepalive=self.keepalive,
                        clean_start=(self.clean if self.version == V5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY),
                        properties=self.connect_props)
         self.c.loop_start()
@@ -72,6 +91,14 @@ class Client:
             info.wait_for_publish(timeout=timeout)
             assert info.is_published(), "no acknowledgement"
         return info
+
+    def publish_rc(self, topic, payload, qos=1, timeout=10):
+        """Publishes at QoS 1/2 and returns the acknowledgement's reason code value."""
+        info = self.c.publish(topic, payload, qos=qos)
+        while True:
+            mid, rc = self.pubacks.get(timeout=timeout)
+            if mid == info.mid:
+                return rc.value if hasattr(rc, "value") else rc
 
     def expect(self, timeout=5):
         return self.messages.get(timeout=timeout)

@@ -42,6 +42,8 @@ class Strata:
             stdout=subprocess.PIPE, env=full_env, text=True)
         self.http = None
         self.mqtt_host, self.mqtt_port = None, None
+        self.mqtts_port = None
+        self.ws_port, self.wss_port = None, None
         deadline = time.time() + 60
         while time.time() < deadline:
             line = self.proc.stdout.readline()
@@ -50,6 +52,15 @@ class Strata:
             if line.startswith("strata: MQTT listening on mqtt://"):
                 host, port = line.strip().rsplit("//", 1)[1].rsplit(":", 1)
                 self.mqtt_host, self.mqtt_port = host, int(port)
+            if line.startswith("strata: MQTT over TLS listening on mqtts://"):
+                self.mqtts_port = int(line.strip().rsplit(":", 1)[1])
+            if line.startswith("strata: MQTT over WebSocket listening on "):
+                url = line.strip().rsplit(" ", 1)[1]
+                port = int(url.rsplit(":", 1)[1].split("/", 1)[0])
+                if url.startswith("wss://"):
+                    self.wss_port = port
+                else:
+                    self.ws_port = port
             if line.startswith("strata: HTTP API listening on "):
                 self.http = line.strip().rsplit(" ", 1)[1]
                 break

@@ -125,3 +125,38 @@ def test_acknowledged_mqtt_telemetry_survives_sigkill(data_dir):
         assert [p["value"] for p in body["series"][0]["points"]] == list(range(200))
     finally:
         restarted.kill()
+
+
+def test_device_api_traffic_never_reaches_other_clients(data_dir):
+    """Device API topics are shared literal names: nothing published on them may be routed
+    to another device or to a wildcard subscriber (ThingsBoard-style topics, one namespace)."""
+    from conftest import Strata
+
+    server = Strata(data_dir, {"STRATA_MQTT__ALLOW_ANONYMOUS": "true"})
+    try:
+        _, token_a = server.create_device("leak-a")
+        _, token_b = server.create_device("leak-b")
+        b = Client(server, version=V5, username=token_b)
+        b.connect()
+        assert b.subscribe("v1/devices/me/attributes", qos=1)[0].value == 1
+        watcher = Client(server, version=V5)
+        watcher.connect()
+        assert watcher.subscribe("#", qos=1)[0].value == 1
+        # Naming the device API is refused to anonymous clients, shared or not.
+        assert watcher.subscribe("v1/devices/me/#", qos=1)[0].value == 0x87
+        assert watcher.subscribe("$share/g/v1/devices/me/#", qos=1)[0].value == 0x87
+        a = Client(server, version=V5, username=token_a)
+        a.connect()
+        # Telemetry is consumed by the platform; other device API uploads are refused.
+        a.publish("v1/devices/me/telemetry", '{"t": 1}', qos=1)
+        rc = a.publish_rc("v1/devices/me/attributes", '{"fw": "1.0"}', qos=1)
+        assert rc == 0x87
+        # A marker proves the watcher's subscription works, and that nothing came before it.
+        marker = Client(server, version=V5)
+        marker.connect()
+        marker.publish("plain/marker", "m", qos=1)
+        assert watcher.expect(timeout=5).topic == "plain/marker"
+        watcher.expect_none()
+        b.expect_none()
+    finally:
+        server.kill()

@@ -66,6 +66,10 @@ pub fn app(state: AppState) -> Router {
             post(routes::devices::rotate_access_token),
         )
         .route(
+            "/api/devices/{id}/credentials/x509",
+            post(routes::devices::add_x509),
+        )
+        .route(
             "/api/devices/{id}/credentials/{credential_id}",
             delete(routes::devices::revoke_credential),
         )

@@ -1,12 +1,20 @@
 //! Broker settings.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// Settings of a [`Broker`](crate::Broker). `Default` gives sane values for one node.
 #[derive(Debug, Clone)]
 pub struct BrokerConfig {
     /// Plain TCP listeners.
     pub tcp: Vec<SocketAddr>,
+    /// TLS listeners, each with its rustls configuration (see
+    /// [`server_config_from_pem`](crate::server_config_from_pem)).
+    pub tls: Vec<(SocketAddr, Arc<rustls::ServerConfig>)>,
+    /// WebSocket listeners (MQTT on path `/mqtt`, subprotocol `mqtt`).
+    pub websocket: Vec<SocketAddr>,
+    /// WebSocket over TLS listeners.
+    pub secure_websocket: Vec<(SocketAddr, Arc<rustls::ServerConfig>)>,
     /// Event-loop threads (0: one per core).
     pub workers: usize,
     /// Most simultaneous connections; more are refused at accept.
@@ -33,6 +41,9 @@ impl Default for BrokerConfig {
     fn default() -> Self {
         Self {
             tcp: vec![SocketAddr::from(([127, 0, 0, 1], 1883))],
+            tls: Vec::new(),
+            websocket: Vec::new(),
+            secure_websocket: Vec::new(),
             workers: 0,
             max_connections: 100_000,
             max_packet_size: 1024 * 1024,

@@ -45,6 +45,8 @@ pub struct AuthRequest {
     pub password: Option<Bytes>,
     /// Remote address.
     pub peer: SocketAddr,
+    /// SHA-256 (lower-case hex) of the client certificate presented on a TLS listener.
+    pub certificate_fingerprint: Option<String>,
 }
 
 /// The answer to an [`AuthRequest`].

@@ -21,6 +21,8 @@ mod hooks;
 mod router;
 mod shared;
 mod topic_tree;
+mod transport;
+mod websocket;
 mod worker;
 
 use std::io;
@@ -41,10 +43,17 @@ pub use hooks::{
     Reply,
 };
 pub use strata_proto_mqtt as proto;
-pub use worker::Worker;
+pub use transport::{
+    FingerprintClientVerifier, TlsConfigError, fingerprint, server_config_from_pem,
+};
+pub use worker::{Listener, ListenerKind, Worker};
 
 use router::{Router, RouterLimits};
 use shared::{Command, Inbox, Shared};
+
+/// Connections (and sessions) the broker reserves table room for at start; beyond this the
+/// tables grow as usual.
+const MAX_RESERVED_CONNECTIONS: usize = 1 << 20;
 
 /// The broker's constructor.
 #[derive(Debug)]
@@ -64,15 +73,44 @@ impl Broker {
         };
         // Bind each address once to learn the real port (when 0 was asked), then every other
         // worker binds the same port with SO_REUSEPORT and the kernel spreads connections.
-        let mut per_worker: Vec<Vec<TcpListener>> = (0..workers).map(|_| Vec::new()).collect();
+        let mut per_worker: Vec<Vec<Listener>> = (0..workers).map(|_| Vec::new()).collect();
         let mut local_addrs = Vec::new();
-        for addr in &config.tcp {
-            let first = reuseport_listener(*addr)?;
+        let mut endpoints = Vec::new();
+        let listeners = config
+            .tcp
+            .iter()
+            .map(|addr| (*addr, ListenerKind::Tcp))
+            .chain(
+                config
+                    .tls
+                    .iter()
+                    .map(|(addr, tls)| (*addr, ListenerKind::Tls(Arc::clone(tls)))),
+            )
+            .chain(
+                config
+                    .websocket
+                    .iter()
+                    .map(|addr| (*addr, ListenerKind::WebSocket)),
+            )
+            .chain(
+                config
+                    .secure_websocket
+                    .iter()
+                    .map(|(addr, tls)| (*addr, ListenerKind::SecureWebSocket(Arc::clone(tls)))),
+            );
+        for (addr, kind) in listeners {
+            let first = reuseport_listener(addr)?;
             let actual = first.local_addr()?;
-            local_addrs.push(actual);
-            per_worker[0].push(TcpListener::from_std(first));
+            if matches!(kind, ListenerKind::Tcp) {
+                local_addrs.push(actual);
+            }
+            endpoints.push((kind.scheme(), actual));
+            per_worker[0].push(Listener::new(TcpListener::from_std(first), kind.clone()));
             for listeners in per_worker.iter_mut().skip(1) {
-                listeners.push(TcpListener::from_std(reuseport_listener(actual)?));
+                listeners.push(Listener::new(
+                    TcpListener::from_std(reuseport_listener(actual)?),
+                    kind.clone(),
+                ));
             }
         }
         let mut polls = Vec::with_capacity(workers);
@@ -86,6 +124,7 @@ impl Broker {
         let router = Router::new(RouterLimits {
             max_queued: config.max_queued_messages,
             max_retained: config.max_retained_messages,
+            expected_sessions: config.max_connections.min(MAX_RESERVED_CONNECTIONS),
         });
         let mut proto = ServerConfig::default();
         proto
@@ -112,6 +151,7 @@ impl Broker {
             BrokerHandle {
                 shared,
                 local_addrs,
+                endpoints,
             },
             built,
         ))
@@ -134,12 +174,14 @@ fn reuseport_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
 pub struct BrokerHandle {
     shared: Arc<Shared>,
     local_addrs: Vec<SocketAddr>,
+    endpoints: Vec<(&'static str, SocketAddr)>,
 }
 
 impl std::fmt::Debug for BrokerHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BrokerHandle")
             .field("local_addrs", &self.local_addrs)
+            .field("endpoints", &self.endpoints)
             .finish_non_exhaustive()
     }
 }
@@ -148,6 +190,12 @@ impl BrokerHandle {
     /// The TCP addresses listened on (with real ports when 0 was configured).
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.local_addrs
+    }
+
+    /// Every listener as (URL scheme: `mqtt`, `mqtts`, `ws`, `wss`; address with the real
+    /// port when 0 was configured).
+    pub fn endpoints(&self) -> &[(&'static str, SocketAddr)] {
+        &self.endpoints
     }
 
     /// Open connections.

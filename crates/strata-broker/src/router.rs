@@ -69,6 +69,8 @@ pub(crate) struct RouterLimits {
     pub(crate) max_queued: usize,
     /// Most retained messages.
     pub(crate) max_retained: usize,
+    /// Sessions to reserve room for up front (see `Router::new`).
+    pub(crate) expected_sessions: usize,
 }
 
 /// Sessions, subscriptions and retained messages.
@@ -86,8 +88,11 @@ impl Router {
     pub(crate) fn new(limits: RouterLimits) -> Self {
         Self {
             tree: TopicTree::default(),
-            sessions: Slab::new(),
-            by_client: HashMap::new(),
+            // Reserved up front: growing by doubling would copy the table and leave the old
+            // copies to the allocator, which shows as resident memory per connection. Pages
+            // of the reservation that are never used are never touched, so cost nothing.
+            sessions: Slab::with_capacity(limits.expected_sessions),
+            by_client: HashMap::with_capacity(limits.expected_sessions),
             retained: HashMap::new(),
             scratch: Vec::new(),
             limits,
@@ -453,6 +458,7 @@ mod tests {
         RouterLimits {
             max_queued: 2,
             max_retained: 10,
+            expected_sessions: 4,
         }
     }
 

@@ -45,6 +45,8 @@ pub(crate) enum Command {
 
 pub(crate) struct Inbox {
     queue: Mutex<Vec<Command>>,
+    /// Commands queued and not yet taken, readable without the lock.
+    queued: AtomicUsize,
     waker: mio::Waker,
 }
 
@@ -52,6 +54,7 @@ impl Inbox {
     pub(crate) fn new(waker: mio::Waker) -> Self {
         Self {
             queue: Mutex::new(Vec::new()),
+            queued: AtomicUsize::new(0),
             waker,
         }
     }
@@ -59,7 +62,13 @@ impl Inbox {
     pub(crate) fn take(&self, into: &mut Vec<Command>) {
         if let Ok(mut q) = self.queue.lock() {
             std::mem::swap(&mut *q, into);
+            self.queued.store(0, Ordering::Relaxed);
         }
+    }
+
+    /// Commands waiting to be taken (approximate: other threads may be adding).
+    pub(crate) fn backlog(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
     }
 }
 
@@ -103,6 +112,7 @@ impl Shared {
         let was_empty = match inbox.queue.lock() {
             Ok(mut q) => {
                 q.push(command);
+                inbox.queued.store(q.len(), Ordering::Relaxed);
                 q.len() == 1
             }
             Err(_) => return,
@@ -119,6 +129,7 @@ impl Shared {
         };
         if let Ok(mut q) = inbox.queue.lock() {
             q.extend(commands);
+            inbox.queued.store(q.len(), Ordering::Relaxed);
         }
         let _ = inbox.waker.wake();
     }

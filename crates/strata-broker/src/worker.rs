@@ -28,13 +28,85 @@ use crate::hooks::{Action, AuthDecision, AuthRequest, ClientInfo, Disposition, R
 use crate::router::{ConnRef, Delivery, will_message};
 use crate::shared::{Command, Shared};
 use crate::topic_tree::SessionKey;
+use crate::transport::Transport;
+
+/// Moves everything `conn` has to send into `out` as wire bytes (through its transport, if
+/// any) and returns how many bytes were appended. `scratch` holds the plaintext meanwhile.
+fn take_output(conn: &mut Conn, out: &mut BytesMut, scratch: &mut BytesMut) -> usize {
+    match conn.transport.as_mut() {
+        None => conn.proto.poll_transmit(out),
+        Some(transport) => {
+            scratch.clear();
+            let _ = conn.proto.poll_transmit(scratch);
+            let before = out.len();
+            if let Err(e) = transport.encode(scratch, out) {
+                // Encoding into memory cannot fail short of a rustls bug; end the connection
+                // rather than send a broken stream.
+                tracing::warn!(peer = %conn.peer, error = %e, "TLS encoding failed");
+                conn.proto.handle_eof();
+            }
+            out.len() - before
+        }
+    }
+}
 
 pub(crate) const WAKER: Token = Token(usize::MAX);
 const LISTENER_BASE: usize = usize::MAX - 1024;
 const SCRATCH_BYTES: usize = 64 * 1024;
+/// Reads per connection and readiness event before the others get a turn: a client that
+/// sends without pause must not starve the rest of its worker (edge-triggered readiness, so
+/// a connection cut short is remembered in `read_again`).
+const READS_PER_TURN: usize = 2;
+/// Unsent bytes above which QoS 0 messages to a connection are dropped (a slow consumer),
+/// as Mosquitto does; QoS 1/2 messages wait in the session's bounded queue instead.
+const SLOW_CONSUMER_BYTES: usize = 1024 * 1024;
+/// Commands queued for another worker above which QoS 0 deliveries to it are dropped: a
+/// worker that cannot keep up must not have its inbox (and the CONNACKs and acknowledgements
+/// queued in it) buried under messages.
+const MAX_REMOTE_BACKLOG: usize = 64 * 1024;
+
+/// What a listener's connections speak under MQTT.
+#[derive(Debug, Clone)]
+pub enum ListenerKind {
+    /// MQTT directly over TCP.
+    Tcp,
+    /// MQTT over TLS.
+    Tls(Arc<rustls::ServerConfig>),
+    /// MQTT over WebSocket (path `/mqtt`).
+    WebSocket,
+    /// MQTT over WebSocket over TLS (path `/mqtt`).
+    SecureWebSocket(Arc<rustls::ServerConfig>),
+}
+
+impl ListenerKind {
+    /// The URL scheme clients use for it.
+    pub fn scheme(&self) -> &'static str {
+        match self {
+            ListenerKind::Tcp => "mqtt",
+            ListenerKind::Tls(_) => "mqtts",
+            ListenerKind::WebSocket => "ws",
+            ListenerKind::SecureWebSocket(_) => "wss",
+        }
+    }
+}
+
+/// A listening socket of one worker and what its connections speak.
+#[derive(Debug)]
+pub struct Listener {
+    socket: TcpListener,
+    kind: ListenerKind,
+}
+
+impl Listener {
+    pub(crate) fn new(socket: TcpListener, kind: ListenerKind) -> Self {
+        Self { socket, kind }
+    }
+}
 
 struct Conn {
     socket: TcpStream,
+    /// TLS (or other framing) between the socket and `proto`; `None` for plain TCP.
+    transport: Option<Box<Transport>>,
     peer: SocketAddr,
     proto: ServerConnection,
     generation: u64,
@@ -42,12 +114,15 @@ struct Conn {
     client: Option<ClientInfo>,
     /// The CONNECT waiting for the authentication hook.
     connect: Option<Box<Connect>>,
-    will: Option<Will>,
+    /// Boxed: most clients have none, and an idle connection should stay small.
+    will: Option<Box<Will>>,
     /// Bytes the socket did not take yet.
     unsent: BytesMut,
     writable_registered: bool,
     deadline: Option<u64>,
     dirty: bool,
+    /// In `read_again` (so it is queued once).
+    read_queued: bool,
     closed: bool,
 }
 
@@ -64,13 +139,17 @@ struct Counters {
 pub struct Worker {
     index: usize,
     poll: Poll,
-    listeners: Vec<TcpListener>,
+    listeners: Vec<Listener>,
     conns: Slab<Conn>,
     shared: Arc<Shared>,
     proto_config: ServerConfig,
     epoch: Instant,
     scratch: Vec<u8>,
+    /// Application bytes a transport decoded from `scratch`.
+    plain: Vec<u8>,
     out: BytesMut,
+    /// Wire bytes a transport encoded from `out`.
+    wire: BytesMut,
     commands: Vec<Command>,
     dirty: Vec<usize>,
     timers: BinaryHeap<Reverse<(u64, usize, u64)>>,
@@ -79,6 +158,8 @@ pub struct Worker {
     remote: Vec<Vec<Command>>,
     counters: Counters,
     last_tick: u64,
+    /// Connections that still had bytes to read when their turn ended.
+    read_again: Vec<usize>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -94,27 +175,38 @@ impl Worker {
     pub(crate) fn new(
         index: usize,
         poll: Poll,
-        listeners: Vec<TcpListener>,
+        listeners: Vec<Listener>,
         shared: Arc<Shared>,
         proto_config: ServerConfig,
         epoch: Instant,
     ) -> io::Result<Self> {
         let mut listeners = listeners;
         for (i, listener) in listeners.iter_mut().enumerate() {
-            poll.registry()
-                .register(listener, Token(LISTENER_BASE + i), Interest::READABLE)?;
+            poll.registry().register(
+                &mut listener.socket,
+                Token(LISTENER_BASE + i),
+                Interest::READABLE,
+            )?;
         }
         let workers = shared.inboxes.len();
         Ok(Self {
             index,
             poll,
             listeners,
-            conns: Slab::new(),
+            // Reserved up front for the same reason as the router's session table.
+            conns: Slab::with_capacity(
+                shared
+                    .config
+                    .max_connections
+                    .min(crate::MAX_RESERVED_CONNECTIONS),
+            ),
             shared,
             proto_config,
             epoch,
             scratch: vec![0; SCRATCH_BYTES],
+            plain: Vec::new(),
             out: BytesMut::with_capacity(SCRATCH_BYTES),
+            wire: BytesMut::new(),
             commands: Vec::new(),
             dirty: Vec::new(),
             timers: BinaryHeap::new(),
@@ -123,6 +215,7 @@ impl Worker {
             remote: (0..workers).map(|_| Vec::new()).collect(),
             counters: Counters::default(),
             last_tick: 0,
+            read_again: Vec::new(),
         })
     }
 
@@ -141,6 +234,8 @@ impl Worker {
                 .map(|Reverse((t, _, _))| t.saturating_sub(now))
                 .unwrap_or(1000)
                 .min(1000);
+            // Connections cut short last turn are read again at once.
+            let next = if self.read_again.is_empty() { next } else { 0 };
             if let Err(e) = self
                 .poll
                 .poll(&mut events, Some(Duration::from_millis(next)))
@@ -160,6 +255,12 @@ impl Worker {
                             event.is_readable() || event.is_read_closed() || event.is_error();
                         self.on_socket(t, readable, event.is_writable());
                     }
+                }
+            }
+            for token in std::mem::take(&mut self.read_again) {
+                if let Some(conn) = self.conns.get_mut(token) {
+                    conn.read_queued = false;
+                    self.read(token);
                 }
             }
             let now = self.now();
@@ -182,7 +283,8 @@ impl Worker {
             let Some(l) = self.listeners.get(listener) else {
                 return;
             };
-            let (mut socket, peer) = match l.accept() {
+            let kind = l.kind.clone();
+            let (mut socket, peer) = match l.socket.accept() {
                 Ok(s) => s,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -200,6 +302,20 @@ impl Worker {
                 continue;
             }
             let _ = socket.set_nodelay(true);
+            let layers = match kind {
+                ListenerKind::Tcp => None,
+                ListenerKind::Tls(config) => Some(Transport::new(Some(config), false)),
+                ListenerKind::WebSocket => Some(Transport::new(None, true)),
+                ListenerKind::SecureWebSocket(config) => Some(Transport::new(Some(config), true)),
+            };
+            let transport = match layers.transpose() {
+                Ok(t) => t.map(Box::new),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot start TLS for a connection");
+                    self.shared.connections.fetch_sub(1, Ordering::Relaxed);
+                    continue;
+                }
+            };
             let entry = self.conns.vacant_entry();
             let token = entry.key();
             if let Err(e) =
@@ -216,6 +332,7 @@ impl Worker {
             let now = self.epoch.elapsed().as_millis() as u64;
             entry.insert(Conn {
                 socket,
+                transport,
                 peer,
                 proto: ServerConnection::new(self.proto_config.clone(), now),
                 generation,
@@ -227,6 +344,7 @@ impl Worker {
                 writable_registered: false,
                 deadline: None,
                 dirty: false,
+                read_queued: false,
                 closed: false,
             });
             self.update_deadline(token);
@@ -243,7 +361,16 @@ impl Worker {
     }
 
     fn read(&mut self, token: usize) {
-        loop {
+        for turn in 0.. {
+            if turn == READS_PER_TURN {
+                if let Some(conn) = self.conns.get_mut(token)
+                    && !conn.read_queued
+                {
+                    conn.read_queued = true;
+                    self.read_again.push(token);
+                }
+                return;
+            }
             let now = self.now();
             let Some(conn) = self.conns.get_mut(token) else {
                 return;
@@ -259,10 +386,30 @@ impl Worker {
                     self.process(token);
                     return;
                 }
-                Ok(n) => {
-                    conn.proto.handle_bytes(now, &self.scratch[..n]);
-                    self.process(token);
-                }
+                Ok(n) => match conn.transport.as_mut() {
+                    None => {
+                        conn.proto.handle_bytes(now, &self.scratch[..n]);
+                        self.process(token);
+                    }
+                    Some(transport) => {
+                        self.plain.clear();
+                        match transport.decode(&self.scratch[..n], &mut self.plain) {
+                            Ok(received) => {
+                                conn.proto.handle_bytes(now, &self.plain);
+                                if received.closed {
+                                    conn.proto.handle_eof();
+                                }
+                            }
+                            Err(e) => {
+                                // The alert rustls queued goes out with the final flush.
+                                tracing::debug!(peer = %conn.peer, error = %e, "TLS failed");
+                                conn.proto.handle_eof();
+                            }
+                        }
+                        // Handshake messages may be waiting even without MQTT output.
+                        self.process(token);
+                    }
+                },
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => {
@@ -368,6 +515,7 @@ impl Worker {
             username: connect.username.clone(),
             password: connect.password.clone(),
             peer: conn.peer,
+            certificate_fingerprint: conn.transport.as_ref().and_then(|t| t.client_fingerprint()),
         };
         conn.connect = Some(connect);
         let generation = conn.generation;
@@ -456,7 +604,7 @@ impl Worker {
             options.properties.session_expiry_interval = Some(expiry);
         }
         conn.session = Some(attached.key);
-        conn.will = connect.will;
+        conn.will = connect.will.map(Box::new);
         conn.client = Some(ClientInfo {
             client_id,
             username: connect.username,
@@ -566,6 +714,16 @@ impl Worker {
     fn deliver(&mut self, to: ConnRef, publish: Publish) {
         if to.worker != self.index {
             if let Some(queue) = self.remote.get_mut(to.worker) {
+                let backlog = queue.len()
+                    + self
+                        .shared
+                        .inboxes
+                        .get(to.worker)
+                        .map_or(0, |inbox| inbox.backlog());
+                if publish.qos == QoS::AtMostOnce && backlog >= MAX_REMOTE_BACKLOG {
+                    self.counters.dropped += 1;
+                    return;
+                }
                 queue.push(Command::Deliver {
                     token: to.token,
                     generation: to.generation,
@@ -583,6 +741,10 @@ impl Worker {
             return;
         };
         if conn.generation != generation {
+            return;
+        }
+        if publish.qos == QoS::AtMostOnce && conn.unsent.len() >= SLOW_CONSUMER_BYTES {
+            self.counters.dropped += 1;
             return;
         }
         match conn.proto.publish(now, publish) {
@@ -678,7 +840,11 @@ impl Worker {
         };
         conn.closed = true;
         let state = conn.proto.take_session();
-        let will = if publish_will { conn.will.take() } else { None };
+        let will = if publish_will {
+            conn.will.take().map(|w| *w)
+        } else {
+            None
+        };
         let expiry_override = match reason {
             DisconnectReason::Client {
                 session_expiry_interval,
@@ -781,12 +947,21 @@ impl Worker {
         let v5 = conn.proto.protocol_version().is_some_and(|v| v.is_v5());
         let outcome = match result {
             Ok(()) => conn.proto.ack_incoming(id),
+            // The platform could not take it now: no acknowledgement (the message is not
+            // durable), and the connection ends so the client sends it again on reconnect.
+            Err(ReasonCode::ServerUnavailable) => {
+                conn.proto.disconnect(ReasonCode::ServerUnavailable);
+                Ok(())
+            }
             Err(reason) if v5 => conn.proto.ack_incoming_with(id, reason),
             // 3.1.1 cannot refuse a PUBLISH: the refusal is logged, the message acknowledged.
             Err(_) => conn.proto.ack_incoming(id),
         };
         if let Err(e) = outcome {
+            // A reason code the acknowledgement cannot carry: never leave the client waiting
+            // for an acknowledgement that will not come.
             tracing::debug!(error = %e, "acknowledgement after consume failed");
+            conn.proto.disconnect(ReasonCode::UnspecifiedError);
         }
         self.process(token);
     }
@@ -850,7 +1025,7 @@ impl Worker {
             // Previously unsent bytes go first, then whatever the state machine has now.
             if conn.unsent.is_empty() {
                 self.out.clear();
-                if conn.proto.poll_transmit(&mut self.out) == 0 {
+                if take_output(conn, &mut self.out, &mut self.wire) == 0 {
                     break;
                 }
             }
@@ -873,12 +1048,20 @@ impl Worker {
                     } else {
                         conn.unsent.advance(n);
                     }
+                    // Everything else waits here too, so `unsent` measures the backlog
+                    // that slow-consumer dropping looks at.
+                    let mut unsent = std::mem::take(&mut conn.unsent);
+                    take_output(conn, &mut unsent, &mut self.wire);
+                    conn.unsent = unsent;
                     break;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     if conn.unsent.is_empty() {
                         conn.unsent.extend_from_slice(&self.out);
                     }
+                    let mut unsent = std::mem::take(&mut conn.unsent);
+                    take_output(conn, &mut unsent, &mut self.wire);
+                    conn.unsent = unsent;
                     break;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {
@@ -912,6 +1095,14 @@ impl Worker {
             return;
         }
         let finished = conn.proto.is_closed() && conn.unsent.is_empty();
+        if finished && let Some(transport) = conn.transport.as_mut() {
+            // A clean TLS end (close_notify), best effort: the socket closes right after.
+            transport.close();
+            self.out.clear();
+            if transport.encode(&[], &mut self.out).is_ok() {
+                let _ = conn.socket.write(&self.out);
+            }
+        }
         if finished {
             if !conn.closed {
                 // Closed by the state machine without a Disconnected event drained yet.

@@ -104,6 +104,60 @@ pub struct MqttConfig {
     /// Longest session expiry granted to clients.
     #[serde(with = "humantime_serde")]
     pub max_session_expiry: Duration,
+    /// MQTT over TLS.
+    pub tls: MqttTlsConfig,
+    /// MQTT over WebSocket (and over secure WebSocket with the TLS certificate).
+    pub websocket: MqttWebSocketConfig,
+}
+
+/// The broker's WebSocket listeners (path `/mqtt`, subprotocol `mqtt`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MqttWebSocketConfig {
+    /// Run the plain WebSocket listener.
+    pub enabled: bool,
+    /// Its address; port 0 picks a free port (printed at start).
+    pub listen: SocketAddr,
+    /// Run the secure WebSocket listener (uses `mqtt.tls.cert_file` and `key_file`).
+    pub secure_enabled: bool,
+    /// Its address.
+    pub secure_listen: SocketAddr,
+}
+
+impl Default for MqttWebSocketConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8083)),
+            secure_enabled: false,
+            secure_listen: SocketAddr::from(([127, 0, 0, 1], 8084)),
+        }
+    }
+}
+
+/// The broker's TLS listener.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MqttTlsConfig {
+    /// Run the TLS listener (needs `cert_file` and `key_file`).
+    pub enabled: bool,
+    /// Address; port 0 picks a free port (printed at start).
+    pub listen: SocketAddr,
+    /// PEM certificate chain, leaf first.
+    pub cert_file: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of the leaf certificate.
+    pub key_file: PathBuf,
+}
+
+impl Default for MqttTlsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8883)),
+            cert_file: PathBuf::new(),
+            key_file: PathBuf::new(),
+        }
+    }
 }
 
 impl Default for MqttConfig {
@@ -118,6 +172,8 @@ impl Default for MqttConfig {
             max_inflight: 64,
             max_queued_messages: 1000,
             max_session_expiry: Duration::from_secs(7 * 24 * 3600),
+            tls: MqttTlsConfig::default(),
+            websocket: MqttWebSocketConfig::default(),
         }
     }
 }
@@ -343,6 +399,32 @@ impl Config {
                 "mqtt.workers",
                 "must be at most 256 (0 = one per core)",
             ));
+        }
+        if self.mqtt.websocket.secure_enabled && self.mqtt.tls.cert_file.as_os_str().is_empty() {
+            return Err(invalid(
+                "mqtt.websocket.secure_enabled",
+                "needs the certificate in mqtt.tls.cert_file and mqtt.tls.key_file",
+            ));
+        }
+        if self.mqtt.tls.enabled || self.mqtt.websocket.secure_enabled {
+            for (key, path) in [
+                ("mqtt.tls.cert_file", &self.mqtt.tls.cert_file),
+                ("mqtt.tls.key_file", &self.mqtt.tls.key_file),
+            ] {
+                if path.as_os_str().is_empty() {
+                    return Err(invalid(
+                        key,
+                        "must name a PEM file when mqtt.tls.enabled is true (see README.md, \
+                         \"MQTT over TLS\", for making a development certificate)",
+                    ));
+                }
+                if !path.is_file() {
+                    return Err(invalid(
+                        key,
+                        format!("{} is not a readable file", path.display()),
+                    ));
+                }
+            }
         }
         if self.auth.session_ttl < Duration::from_secs(60) {
             return Err(invalid("auth.session_ttl", "must be at least 1m"));

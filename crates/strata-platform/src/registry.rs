@@ -269,6 +269,69 @@ impl Platform {
         Ok((token, credential))
     }
 
+    /// Registers an X.509 client certificate of a device by its SHA-256 fingerprint (hex,
+    /// with or without `:` separators, any case). A device may hold several; a fingerprint
+    /// belongs to one device at a time.
+    pub async fn add_x509_fingerprint(
+        &self,
+        caller: &Principal,
+        device_id: Uuid,
+        fingerprint: &str,
+    ) -> Result<Credential, PlatformError> {
+        caller.require_write()?;
+        self.device(caller, device_id).await?;
+        let fingerprint = normalize_fingerprint(fingerprint).ok_or_else(|| {
+            PlatformError::invalid(
+                "`fingerprint_sha256` must be the 64 hex digits of the certificate's SHA-256                  (e.g. from `openssl x509 -noout -fingerprint -sha256 -in device.pem`)",
+            )
+        })?;
+        if self
+            .store()
+            .find_device_by_credential(CredentialKind::X509Fingerprint, &fingerprint)
+            .await?
+            .is_some()
+        {
+            return Err(PlatformError::new(
+                crate::ErrorCode::Conflict,
+                "this certificate is already registered to a device; revoke it there first",
+            ));
+        }
+        Ok(self
+            .store()
+            .add_credential(
+                NewCredential {
+                    tenant: caller.tenant,
+                    device_id,
+                    kind: CredentialKind::X509Fingerprint,
+                    lookup: fingerprint.clone(),
+                    secret: None,
+                    hint: fingerprint,
+                },
+                false,
+                now_millis(),
+            )
+            .await?)
+    }
+
+    /// Authenticates a device by the SHA-256 fingerprint of the client certificate it
+    /// presented in a TLS handshake (the signature was checked by the TLS layer).
+    pub async fn authenticate_device_certificate(
+        &self,
+        fingerprint: &str,
+    ) -> Result<DeviceIdentity, PlatformError> {
+        let refused = || {
+            PlatformError::unauthorized(
+                "this client certificate is not registered to any device; register its \
+                 fingerprint with POST /api/devices/{id}/credentials/x509",
+            )
+        };
+        let fingerprint = normalize_fingerprint(fingerprint).ok_or_else(refused)?;
+        self.store()
+            .find_device_by_credential(CredentialKind::X509Fingerprint, &fingerprint)
+            .await?
+            .ok_or_else(refused)
+    }
+
     /// A device's credentials, without secrets.
     pub async fn list_credentials(
         &self,
@@ -405,5 +468,43 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(bad.code, ErrorCode::InvalidPayload);
+    }
+}
+
+/// The SHA-256 fingerprint (lower-case hex) of the first certificate in a PEM text, or
+/// `None` if it holds no certificate.
+pub fn x509_fingerprint_from_pem(pem: &str) -> Option<String> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    use sha2::{Digest, Sha256};
+
+    let der = CertificateDer::from_pem_slice(pem.as_bytes()).ok()?;
+    Some(hex::encode(Sha256::digest(der.as_ref())))
+}
+
+/// Lower-case hex without separators, or `None` if this is not a SHA-256 fingerprint.
+fn normalize_fingerprint(raw: &str) -> Option<String> {
+    let hex: String = raw
+        .chars()
+        .filter(|c| *c != ':' && !c.is_whitespace())
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    (hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit())).then_some(hex)
+}
+
+#[cfg(test)]
+mod fingerprint_tests {
+    use super::normalize_fingerprint;
+
+    #[test]
+    fn fingerprints_are_normalised() {
+        let colons = "AB:".repeat(31) + "AB";
+        assert_eq!(normalize_fingerprint(&colons), Some("ab".repeat(32)));
+        assert_eq!(
+            normalize_fingerprint(&"0f".repeat(32)),
+            Some("0f".repeat(32))
+        );
+        assert_eq!(normalize_fingerprint("abc"), None);
+        assert_eq!(normalize_fingerprint(&"zz".repeat(32)), None);
     }
 }

@@ -33,6 +33,32 @@ fn device(client: &ClientInfo) -> Option<&DeviceIdentity> {
 
 impl Hooks for PlatformHooks {
     fn authenticate(&self, request: AuthRequest, reply: Reply<AuthDecision>) {
+        // A client certificate registered to a device identifies it (TLS listener only); an
+        // unregistered one is no identity, and the credentials in CONNECT decide.
+        if let Some(fingerprint) = request.certificate_fingerprint.clone() {
+            let platform = self.platform.clone();
+            let fallback = PlatformHooks {
+                platform: self.platform.clone(),
+                runtime: self.runtime.clone(),
+                allow_anonymous: self.allow_anonymous,
+            };
+            self.runtime.spawn(async move {
+                match platform.authenticate_device_certificate(&fingerprint).await {
+                    Ok(identity) => reply.send(AuthDecision::Allow {
+                        identity: Some(Arc::new(identity)),
+                        anonymous: false,
+                    }),
+                    Err(_) => fallback.authenticate(
+                        AuthRequest {
+                            certificate_fingerprint: None,
+                            ..request
+                        },
+                        reply,
+                    ),
+                }
+            });
+            return;
+        }
         let mut candidates: Vec<String> = Vec::new();
         if let Some(user) = request.username.filter(|u| !u.is_empty()) {
             candidates.push(user);
@@ -71,15 +97,26 @@ impl Hooks for PlatformHooks {
     }
 
     fn authorize(&self, client: &ClientInfo, action: Action, topic: &str) -> bool {
-        let device_api = topic.starts_with(DEVICE_PREFIX);
         match device(client) {
-            // A device uses its own device API; wider access comes with ACL rules (planned).
+            // A device uses its own device API and nothing else (ACL rules for wider access
+            // are planned). Device API topics are never routed between clients: telemetry is
+            // consumed by the platform, and other uploads (attributes) are refused until the
+            // platform stores them, so one device's `v1/devices/me/...` message can never
+            // reach another device subscribed to the same literal topic.
             Some(_) => match action {
-                Action::Publish => device_api,
-                Action::Subscribe => device_api && !topic.contains('#') && !topic.contains('+'),
+                Action::Publish => topic == TELEMETRY_TOPIC,
+                // Wildcards below the prefix are fine (ThingsBoard firmware subscribes to
+                // `v1/devices/me/rpc/request/+`): nothing but the platform feeds these topics.
+                Action::Subscribe => topic.starts_with(DEVICE_PREFIX),
             },
             // Anonymous clients (only when allowed) get plain pub/sub, never the device API.
-            None => client.anonymous && !device_api && !topic.starts_with("$share/v1/devices/me"),
+            None => {
+                client.anonymous
+                    && match action {
+                        Action::Publish => !topic.starts_with(DEVICE_PREFIX),
+                        Action::Subscribe => !filter_names_device_api(topic),
+                    }
+            }
         }
     }
 
@@ -116,6 +153,8 @@ impl Hooks for PlatformHooks {
                         ErrorCode::InvalidPayload | ErrorCode::InvalidJson => {
                             ReasonCode::PayloadFormatInvalid
                         }
+                        // Not stored, but could be later: the broker disconnects without an
+                        // acknowledgement, so the client sends it again.
                         ErrorCode::Unavailable => ReasonCode::ServerUnavailable,
                         _ => ReasonCode::UnspecifiedError,
                     })
@@ -126,7 +165,46 @@ impl Hooks for PlatformHooks {
     }
 }
 
+/// Whether a subscription filter (possibly `$share/{group}/...`) names the device API.
+///
+/// Wildcard filters such as `#` stay allowed: device API topics are never routed between
+/// clients (see `authorize`), so they can never deliver a device's traffic.
+fn filter_names_device_api(filter: &str) -> bool {
+    let filter = match filter.strip_prefix("$share/") {
+        Some(rest) => rest.split_once('/').map_or("", |(_, f)| f),
+        None => filter,
+    };
+    filter.starts_with(DEVICE_PREFIX)
+}
+
 fn metrics_reject(code: &str) {
     metrics::counter!("strata_ingest_rejected_total", "transport" => "mqtt", "code" => code.to_string())
         .increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::filter_names_device_api as names;
+
+    #[test]
+    fn filters_naming_the_device_api_are_recognised() {
+        for f in [
+            "v1/devices/me/#",
+            "v1/devices/me/attributes",
+            "$share/g/v1/devices/me/#",
+            "$share/g/v1/devices/me/telemetry",
+        ] {
+            assert!(names(f), "{f}");
+        }
+        for f in [
+            "#",
+            "+/devices/me/#",
+            "v1/devices/me",
+            "sensors/#",
+            "$share/g",
+            "$share/g/#",
+        ] {
+            assert!(!names(f), "{f}");
+        }
+    }
 }

@@ -144,8 +144,32 @@ fn start_broker(
         runtime: tokio::runtime::Handle::current(),
         allow_anonymous: config.allow_anonymous,
     });
+    let mut tls = Vec::new();
+    let mut secure_websocket = Vec::new();
+    if config.tls.enabled || config.websocket.secure_enabled {
+        let server_config =
+            strata_broker::server_config_from_pem(&config.tls.cert_file, &config.tls.key_file)
+                .context(
+                    "mqtt.tls: cannot load the certificate (check mqtt.tls.cert_file and \
+                     mqtt.tls.key_file)",
+                )?;
+        if config.tls.enabled {
+            tls.push((config.tls.listen, Arc::clone(&server_config)));
+        }
+        if config.websocket.secure_enabled {
+            secure_websocket.push((config.websocket.secure_listen, server_config));
+        }
+    }
+    let websocket = if config.websocket.enabled {
+        vec![config.websocket.listen]
+    } else {
+        Vec::new()
+    };
     let broker_config = BrokerConfig {
         tcp: vec![config.listen],
+        tls,
+        websocket,
+        secure_websocket,
         workers: config.workers,
         max_connections: config.max_connections,
         max_packet_size: config.max_packet_size,
@@ -156,8 +180,9 @@ fn start_broker(
     };
     let (handle, workers) = Broker::bind(broker_config, hooks).with_context(|| {
         format!(
-            "cannot listen for MQTT on {} (in use? choose another with --mqtt-listen or \
-             mqtt.listen, or set mqtt.enabled = false)",
+            "cannot listen for MQTT on {} (or on a TLS/WebSocket address of [mqtt.tls] / \
+             [mqtt.websocket]); in use? choose others with --mqtt-listen and those keys, or \
+             set mqtt.enabled = false",
             config.listen
         )
     })?;
@@ -173,6 +198,16 @@ fn start_broker(
     for addr in handle.local_addrs() {
         println!("strata: MQTT listening on mqtt://{addr}");
         tracing::info!(%addr, "MQTT listening");
+    }
+    for (scheme, addr) in handle.endpoints() {
+        match *scheme {
+            "mqtts" => println!("strata: MQTT over TLS listening on mqtts://{addr}"),
+            "ws" | "wss" => {
+                println!("strata: MQTT over WebSocket listening on {scheme}://{addr}/mqtt");
+            }
+            _ => continue,
+        }
+        tracing::info!(%addr, scheme, "MQTT listening");
     }
     let _ = std::io::stdout().flush();
     Ok((handle, threads))

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use strata_platform::PlatformError;
 use strata_platform::registry::DeviceSpec;
 use strata_store::{Credential, CredentialKind, Device, DeviceFilter, DevicePatch};
 use utoipa::{IntoParams, ToSchema};
@@ -308,6 +309,53 @@ pub(crate) async fn rotate_access_token(
             credential: credential.into(),
         }),
     ))
+}
+
+/// An X.509 client certificate to register: the certificate itself or its fingerprint.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct X509Register {
+    /// The certificate in PEM (`-----BEGIN CERTIFICATE-----` ...); only its SHA-256
+    /// fingerprint is kept.
+    pub certificate_pem: Option<String>,
+    /// Or the SHA-256 fingerprint: 64 hex digits, `:` separators allowed.
+    #[schema(example = "3f:a1:...")]
+    pub fingerprint_sha256: Option<String>,
+}
+
+/// Registers an X.509 client certificate as a device credential: a device presenting it on
+/// the MQTT TLS listener is authenticated as this device.
+#[utoipa::path(post, path = "/api/devices/{id}/credentials/x509", tag = "devices",
+    security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = X509Register,
+    responses((status = 201, body = CredentialOut), (status = 404, body = ErrorBody),
+        (status = 409, description = "Registered to a device already", body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub(crate) async fn add_x509(
+    State(state): State<AppState>,
+    Auth(me): Auth,
+    ApiPath(id): ApiPath<Uuid>,
+    JsonBody(req): JsonBody<X509Register>,
+) -> Result<(StatusCode, Json<CredentialOut>), ApiError> {
+    let fingerprint = match (req.certificate_pem, req.fingerprint_sha256) {
+        (Some(pem), None) => strata_platform::registry::x509_fingerprint_from_pem(&pem)
+            .ok_or_else(|| {
+                PlatformError::invalid(
+                    "`certificate_pem` holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                )
+            })?,
+        (None, Some(fingerprint)) => fingerprint,
+        _ => {
+            return Err(PlatformError::invalid(
+                "give exactly one of `certificate_pem` and `fingerprint_sha256`",
+            )
+            .into());
+        }
+    };
+    let credential = state
+        .platform
+        .add_x509_fingerprint(&me, id, &fingerprint)
+        .await?;
+    Ok((StatusCode::CREATED, Json(credential.into())))
 }
 
 /// Revokes one credential; the device can no longer use it.

@@ -230,7 +230,12 @@ impl ServerConnection {
     /// processes buffered bytes) and `disconnect`, until it returns `None`.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        if event.is_none() && self.events.capacity() > 0 {
+            // Idle connections keep no queue allocation (see `poll_transmit`).
+            self.events = VecDeque::new();
+        }
+        event
     }
 
     /// Appends every byte waiting to be sent to `buf` and returns how many were appended.
@@ -247,6 +252,11 @@ impl ServerConnection {
             if packet.encode(self.version, buf).is_err() {
                 buf.truncate(mark);
             }
+        }
+        if self.transmit.capacity() > 0 {
+            // An idle connection should cost its state and nothing more: free the queue's
+            // allocation (about 300 bytes) rather than keep it for the next packet.
+            self.transmit = VecDeque::new();
         }
         buf.len() - start
     }
@@ -588,8 +598,9 @@ impl ServerConnection {
                 State::ConnectPending | State::Closed => break,
             }
         }
-        // Give back the receive buffer of idle connections.
-        if self.recv.is_empty() && self.recv.capacity() > 4096 {
+        // Give back the receive buffer once it is empty: an idle connection then holds no
+        // buffer at all (a busy one pays one allocation per read, small next to the read).
+        if self.recv.is_empty() && self.recv.capacity() > 0 {
             self.recv = BytesMut::new();
         }
     }

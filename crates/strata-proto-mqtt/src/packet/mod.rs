@@ -39,7 +39,7 @@ pub use unsuback::UnsubAck;
 pub use unsubscribe::Unsubscribe;
 
 use alloc::boxed::Box;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use crate::error::{DecodeError, EncodeError};
 use crate::types::ProtocolVersion;
@@ -284,8 +284,12 @@ fn frame(
         buf.reserve(size - buf.len());
         return Ok(None);
     }
-    let mut packet = buf.split_to(size);
-    let body = packet.split_off(header_len).freeze();
+    // Copied out rather than split off: a split-off body would share (and pin) the whole
+    // receive buffer for as long as any part of the packet lives, e.g. a small message queued
+    // for a slow subscriber would keep a 64 KiB read alive. Copying also lets `buf` reuse its
+    // allocation.
+    let body = Bytes::copy_from_slice(&buf[header_len..size]);
+    buf.advance(size);
     Ok(Some((first, body)))
 }
 
