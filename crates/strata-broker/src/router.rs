@@ -33,13 +33,15 @@ pub(crate) struct Session {
     online: Option<ConnRef>,
     subscriptions: HashMap<String, SubscriptionOptions>,
     /// The connection-level state while the session is offline.
-    stored: SessionState,
+    /// `None` while online (the connection holds the state) or when there is nothing to
+    /// keep: an online session should cost little.
+    stored: Option<Box<SessionState>>,
     /// Session Expiry Interval in seconds; 0 ends the session with its connection,
     /// `u32::MAX` never expires.
     expiry_secs: u32,
     /// When an offline session ends (ms).
     expires_at: Option<u64>,
-    will: Option<PendingWill>,
+    will: Option<Box<PendingWill>>,
     /// Messages dropped because the offline queue was full.
     pub(crate) dropped: u64,
 }
@@ -119,7 +121,7 @@ impl Router {
         self.sessions
             .iter()
             .filter(|(_, s)| s.online.is_none())
-            .map(|(_, s)| s.stored.outgoing_len())
+            .map(|(_, s)| s.stored.as_ref().map_or(0, |st| st.outgoing_len()))
             .sum()
     }
 
@@ -147,7 +149,7 @@ impl Router {
                 session.online = Some(conn);
                 session.expiry_secs = expiry_secs;
                 session.expires_at = None;
-                let resumed = std::mem::take(&mut session.stored);
+                let resumed = session.stored.take().map(|st| *st).unwrap_or_default();
                 return Attached {
                     key,
                     session_present: true,
@@ -161,7 +163,7 @@ impl Router {
             client_id: client_id.to_string(),
             online: Some(conn),
             subscriptions: HashMap::new(),
-            stored: SessionState::new(),
+            stored: None,
             expiry_secs,
             expires_at: None,
             will: None,
@@ -211,7 +213,10 @@ impl Router {
                     match session.online {
                         Some(to) => redeliver.push(Delivery { to, publish }),
                         None => {
-                            let _ = session.stored.queue(now, publish);
+                            let _ = session
+                                .stored
+                                .get_or_insert_with(Box::default)
+                                .queue(now, publish);
                         }
                     }
                 }
@@ -226,7 +231,7 @@ impl Router {
             self.remove_session(key);
             return will;
         }
-        session.stored = state.unwrap_or_default();
+        session.stored = state.map(Box::new);
         session.expires_at =
             (session.expiry_secs != u32::MAX).then(|| now + u64::from(session.expiry_secs) * 1000);
         let delay = will
@@ -237,7 +242,7 @@ impl Router {
             Some(will) if delay > 0 => {
                 let due = now + u64::from(delay) * 1000;
                 let due = session.expires_at.map_or(due, |end| due.min(end));
-                session.will = Some(PendingWill { will, due });
+                session.will = Some(Box::new(PendingWill { will, due }));
                 None
             }
             other => other,
@@ -384,11 +389,12 @@ impl Router {
             match session.online {
                 Some(to) => out.push(Delivery { to, publish }),
                 None if publish.qos != QoS::AtMostOnce => {
-                    if session.stored.outgoing_len() >= self.limits.max_queued {
+                    let stored = session.stored.get_or_insert_with(Box::default);
+                    if stored.outgoing_len() >= self.limits.max_queued {
                         session.dropped += 1;
                         dropped += 1;
                     } else {
-                        let _ = session.stored.queue(now, publish);
+                        let _ = stored.queue(now, publish);
                     }
                 }
                 None => {}

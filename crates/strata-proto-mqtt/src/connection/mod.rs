@@ -77,6 +77,31 @@ struct ClientLimits {
     topic_alias_maximum: u16,
 }
 
+/// Per-connection bookkeeping that most idle connections do not need.
+#[derive(Debug, Default)]
+struct Tracking {
+    /// Incoming QoS 1 packet ids awaiting `ack_incoming`.
+    incoming_qos1: BTreeSet<u16>,
+    /// Incoming QoS 2 packet ids awaiting `ack_incoming` (PUBREC not sent yet).
+    incoming_qos2: BTreeSet<u16>,
+    incoming_aliases: BTreeMap<u16, String>,
+    outgoing_aliases: BTreeMap<String, u16>,
+    /// SUBSCRIBE / UNSUBSCRIBE packet ids awaiting the broker, with their filter counts.
+    pending_subacks: BTreeMap<u16, usize>,
+    pending_unsubacks: BTreeMap<u16, usize>,
+}
+
+impl Tracking {
+    fn is_empty(&self) -> bool {
+        self.incoming_qos1.is_empty()
+            && self.incoming_qos2.is_empty()
+            && self.incoming_aliases.is_empty()
+            && self.outgoing_aliases.is_empty()
+            && self.pending_subacks.is_empty()
+            && self.pending_unsubacks.is_empty()
+    }
+}
+
 /// The server side of one client connection: decodes and validates what the client sends,
 /// runs the QoS 1/2 flows, flow control, topic aliases and keep alive, and reports to the broker
 /// through [`Event`]s. It performs no I/O and reads no clock; see the [module docs](self).
@@ -92,15 +117,9 @@ pub struct ServerConnection {
     events: VecDeque<Event>,
     session: SessionState,
     client: ClientLimits,
-    /// Incoming QoS 1 packet ids awaiting `ack_incoming`.
-    incoming_qos1: BTreeSet<u16>,
-    /// Incoming QoS 2 packet ids awaiting `ack_incoming` (PUBREC not sent yet).
-    incoming_qos2: BTreeSet<u16>,
-    incoming_aliases: BTreeMap<u16, String>,
-    outgoing_aliases: BTreeMap<String, u16>,
-    /// SUBSCRIBE / UNSUBSCRIBE packet ids awaiting the broker, with their filter counts.
-    pending_subacks: BTreeMap<u16, usize>,
-    pending_unsubacks: BTreeMap<u16, usize>,
+    /// Packet ids and aliases in use; allocated on first use and freed when empty, so an
+    /// idle connection does not carry six empty collections.
+    tracking: Option<Box<Tracking>>,
     client_keep_alive: u16,
     /// The latest `now` the caller passed in.
     now: u64,
@@ -127,12 +146,7 @@ impl ServerConnection {
                 maximum_packet_size: u32::MAX,
                 topic_alias_maximum: 0,
             },
-            incoming_qos1: BTreeSet::new(),
-            incoming_qos2: BTreeSet::new(),
-            incoming_aliases: BTreeMap::new(),
-            outgoing_aliases: BTreeMap::new(),
-            pending_subacks: BTreeMap::new(),
-            pending_unsubacks: BTreeMap::new(),
+            tracking: None,
             client_keep_alive: 0,
             now,
             keep_alive_ms: 0,
@@ -422,17 +436,17 @@ impl ServerConnection {
             ReasonCode::Success
         };
         let id = packet_id.get();
-        if self.incoming_qos1.contains(&id) {
+        if self.tracking().incoming_qos1.contains(&id) {
             if !rc.allowed_in(ReasonContext::PubAck) {
                 return Err(crate::EncodeError::ReasonCodeNotAllowed(rc).into());
             }
-            self.incoming_qos1.remove(&id);
+            self.tracking().incoming_qos1.remove(&id);
             self.send(Packet::PubAck(PubAck::with_reason(packet_id, rc)));
-        } else if self.incoming_qos2.contains(&id) {
+        } else if self.tracking().incoming_qos2.contains(&id) {
             if !rc.allowed_in(ReasonContext::PubRec) {
                 return Err(crate::EncodeError::ReasonCodeNotAllowed(rc).into());
             }
-            self.incoming_qos2.remove(&id);
+            self.tracking().incoming_qos2.remove(&id);
             if !rc.is_error() {
                 self.session.incoming_awaiting_pubrel.insert(id);
             }
@@ -454,6 +468,7 @@ impl ServerConnection {
             return Err(UsageError::NotConnected);
         }
         let expected = *self
+            .tracking()
             .pending_subacks
             .get(&packet_id.get())
             .ok_or(UsageError::UnknownPacketId(packet_id.get()))?;
@@ -465,7 +480,7 @@ impl ServerConnection {
         }
         let suback = SubAck::new(packet_id, reason_codes);
         suback.encoded_len(self.version)?;
-        self.pending_subacks.remove(&packet_id.get());
+        self.tracking().pending_subacks.remove(&packet_id.get());
         self.send(Packet::SubAck(suback));
         Ok(())
     }
@@ -481,6 +496,7 @@ impl ServerConnection {
             return Err(UsageError::NotConnected);
         }
         let expected = *self
+            .tracking()
             .pending_unsubacks
             .get(&packet_id.get())
             .ok_or(UsageError::UnknownPacketId(packet_id.get()))?;
@@ -497,7 +513,7 @@ impl ServerConnection {
         };
         let unsuback = UnsubAck::new(packet_id, codes);
         unsuback.encoded_len(self.version)?;
-        self.pending_unsubacks.remove(&packet_id.get());
+        self.tracking().pending_unsubacks.remove(&packet_id.get());
         self.send(Packet::UnsubAck(unsuback));
         Ok(())
     }
@@ -597,6 +613,9 @@ impl ServerConnection {
                 }
                 State::ConnectPending | State::Closed => break,
             }
+        }
+        if self.tracking.as_ref().is_some_and(|t| t.is_empty()) {
+            self.tracking = None;
         }
         // Give back the receive buffer once it is empty: an idle connection then holds no
         // buffer at all (a busy one pays one allocation per read, small next to the read).
@@ -706,7 +725,8 @@ impl ServerConnection {
             Packet::PubRel(r) => self.on_pubrel(r.packet_id),
             Packet::Subscribe(s) => self.on_subscribe(s),
             Packet::Unsubscribe(u) => {
-                self.pending_unsubacks
+                self.tracking()
+                    .pending_unsubacks
                     .insert(u.packet_id.get(), u.filters.len());
                 self.events.push_back(Event::Unsubscribe(u));
             }
@@ -732,9 +752,15 @@ impl ServerConnection {
     }
 
     fn incoming_inflight(&self) -> usize {
-        self.incoming_qos1.len()
-            + self.incoming_qos2.len()
+        self.tracking
+            .as_ref()
+            .map_or(0, |t| t.incoming_qos1.len() + t.incoming_qos2.len())
             + self.session.incoming_awaiting_pubrel.len()
+    }
+
+    /// The bookkeeping, allocated on first use.
+    fn tracking(&mut self) -> &mut Tracking {
+        self.tracking.get_or_insert_with(Box::default)
     }
 
     fn on_publish(&mut self, mut p: Publish) {
@@ -753,12 +779,14 @@ impl ServerConnection {
                     return self.violation(ProtocolViolation::TopicAliasOutOfRange(alias));
                 }
                 if p.topic.is_empty() {
-                    match self.incoming_aliases.get(&alias) {
+                    match self.tracking().incoming_aliases.get(&alias) {
                         Some(topic) => p.topic.clone_from(topic),
                         None => return self.violation(ProtocolViolation::UnknownTopicAlias(alias)),
                     }
                 } else {
-                    self.incoming_aliases.insert(alias, p.topic.clone());
+                    self.tracking()
+                        .incoming_aliases
+                        .insert(alias, p.topic.clone());
                 }
             }
         }
@@ -771,7 +799,7 @@ impl ServerConnection {
         match p.qos {
             QoS::AtMostOnce => {}
             QoS::AtLeastOnce => {
-                if self.incoming_qos1.contains(&raw) {
+                if self.tracking().incoming_qos1.contains(&raw) {
                     // Re-sent before the broker acknowledged it: already reported.
                     return;
                 }
@@ -780,7 +808,7 @@ impl ServerConnection {
                 {
                     return self.violation(ProtocolViolation::ReceiveMaximumExceeded);
                 }
-                self.incoming_qos1.insert(raw);
+                self.tracking().incoming_qos1.insert(raw);
             }
             QoS::ExactlyOnce => {
                 if self.session.incoming_awaiting_pubrel.contains(&raw) {
@@ -788,7 +816,7 @@ impl ServerConnection {
                     self.send(Packet::PubRec(PubRec::new(id)));
                     return;
                 }
-                if self.incoming_qos2.contains(&raw) {
+                if self.tracking().incoming_qos2.contains(&raw) {
                     return;
                 }
                 if enforce_max
@@ -796,7 +824,7 @@ impl ServerConnection {
                 {
                     return self.violation(ProtocolViolation::ReceiveMaximumExceeded);
                 }
-                self.incoming_qos2.insert(raw);
+                self.tracking().incoming_qos2.insert(raw);
             }
         }
         self.events.push_back(Event::Publish(p));
@@ -805,7 +833,7 @@ impl ServerConnection {
     fn on_pubrel(&mut self, id: PacketId) {
         if self.session.incoming_awaiting_pubrel.remove(&id.get()) {
             self.send(Packet::PubComp(PubComp::new(id)));
-        } else if self.incoming_qos2.contains(&id.get()) {
+        } else if self.tracking().incoming_qos2.contains(&id.get()) {
             // PUBREL before the PUBREC was sent.
             self.violation(ProtocolViolation::UnexpectedPacket(PacketType::PubRel));
         } else {
@@ -824,7 +852,8 @@ impl ServerConnection {
         {
             return self.violation(ProtocolViolation::SubscriptionIdentifiersNotSupported);
         }
-        self.pending_subacks
+        self.tracking()
+            .pending_subacks
             .insert(s.packet_id.get(), s.filters.len());
         self.events.push_back(Event::Subscribe(s));
     }
@@ -944,13 +973,15 @@ impl ServerConnection {
     /// Queues a PUBLISH, using a topic alias when the client allows it.
     fn send_publish(&mut self, mut p: Publish) {
         if self.version.is_v5() && self.client.topic_alias_maximum > 0 {
-            if let Some(&alias) = self.outgoing_aliases.get(&p.topic) {
+            if let Some(&alias) = self.tracking().outgoing_aliases.get(&p.topic) {
                 p.properties.topic_alias = Some(alias);
                 p.topic.clear();
-            } else if let Ok(next) = u16::try_from(self.outgoing_aliases.len() + 1)
+            } else if let Ok(next) = u16::try_from(self.tracking().outgoing_aliases.len() + 1)
                 && next <= self.client.topic_alias_maximum
             {
-                self.outgoing_aliases.insert(p.topic.clone(), next);
+                self.tracking()
+                    .outgoing_aliases
+                    .insert(p.topic.clone(), next);
                 p.properties.topic_alias = Some(next);
             }
         }
@@ -971,12 +1002,7 @@ impl ServerConnection {
     fn close(&mut self, reason: DisconnectReason, publish_will: bool) {
         self.state = State::Closed;
         self.recv = BytesMut::new();
-        self.incoming_qos1.clear();
-        self.incoming_qos2.clear();
-        self.incoming_aliases.clear();
-        self.outgoing_aliases.clear();
-        self.pending_subacks.clear();
-        self.pending_unsubacks.clear();
+        self.tracking = None;
         self.events.push_back(Event::Disconnected {
             reason,
             publish_will,
