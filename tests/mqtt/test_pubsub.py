@@ -328,7 +328,21 @@ def test_oversized_packet_is_refused(open_strata):
     assert rc.value in (0x95, 0x80, 7), rc  # packet too large (or the socket just closed)
 
 
-def test_takeover_hands_unacknowledged_messages_to_the_new_connection(open_strata):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_takeover_hands_unacknowledged_messages_to_the_new_connection(data_dir, workers):
+    """With one event loop the old and the new connection share it (the hand-over happens at
+    once); with two they may not (it goes through the other loop's inbox)."""
+    from conftest import Strata
+
+    open_strata = Strata(data_dir, {"STRATA_MQTT__ALLOW_ANONYMOUS": "true",
+                                    "STRATA_MQTT__WORKERS": str(workers)})
+    try:
+        _takeover_check(open_strata)
+    finally:
+        open_strata.kill()
+
+
+def _takeover_check(open_strata):
     connect = b"\x10\x0e\x00\x04MQTT\x04\x00\x00\x3c\x00\x02tk"  # 3.1.1, clean session 0
     subscribe = b"\x82\x09\x00\x01\x00\x04tk/t\x01"
     first = raw(open_strata)

@@ -15,7 +15,7 @@ pub struct BrokerConfig {
     pub websocket: Vec<SocketAddr>,
     /// WebSocket over TLS listeners.
     pub secure_websocket: Vec<(SocketAddr, Arc<rustls::ServerConfig>)>,
-    /// Event-loop threads (0: one per core).
+    /// Event-loop threads (0: half the cores, at least one; the rest serve the platform).
     pub workers: usize,
     /// Most simultaneous connections; more are refused at accept.
     pub max_connections: usize,

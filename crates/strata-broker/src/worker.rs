@@ -589,9 +589,6 @@ impl Worker {
             .shared
             .router()
             .connect(&client_id, connect.clean_start, expiry, me);
-        if let Some(old) = attached.taken_over {
-            self.kick(old, ReasonCode::SessionTakenOver);
-        }
         let Some(conn) = self.conns.get_mut(token) else {
             return;
         };
@@ -613,6 +610,11 @@ impl Worker {
         });
         if let Err(e) = conn.proto.accept_connect(now, options) {
             tracing::warn!(error = %e, "cannot accept a CONNECT");
+        }
+        // Only now, with this connection accepted: the old one's unacknowledged messages
+        // are handed over to it as the old one closes (at once when it is on this worker).
+        if let Some(old) = attached.taken_over {
+            self.kick(old, ReasonCode::SessionTakenOver);
         }
         metrics::counter!("strata_mqtt_connects_total").increment(1);
         self.process(token);

@@ -91,7 +91,7 @@ pub struct MqttConfig {
     pub listen: SocketAddr,
     /// Let clients connect without credentials; they may use any topic except the device API.
     pub allow_anonymous: bool,
-    /// Event-loop threads; 0 means one per core.
+    /// Event-loop threads; 0 means half the cores (at least one).
     pub workers: usize,
     /// Most simultaneous connections.
     pub max_connections: usize,
@@ -104,6 +104,16 @@ pub struct MqttConfig {
     /// Longest session expiry granted to clients.
     #[serde(with = "humantime_serde")]
     pub max_session_expiry: Duration,
+    /// Incoming QoS 1/2 messages a client may have unacknowledged (5.0 Receive Maximum).
+    pub receive_maximum: u16,
+    /// Topic aliases a 5.0 client may define towards the broker.
+    pub topic_alias_maximum: u16,
+    /// Retained messages kept at most; more are refused (5.0: reason 0x97).
+    pub max_retained_messages: usize,
+    /// Keep alive imposed on 5.0 clients asking for none or a longer one; 0s leaves it to
+    /// the client.
+    #[serde(with = "humantime_serde")]
+    pub server_keep_alive: Duration,
     /// MQTT over TLS.
     pub tls: MqttTlsConfig,
     /// MQTT over WebSocket (and over secure WebSocket with the TLS certificate).
@@ -172,6 +182,10 @@ impl Default for MqttConfig {
             max_inflight: 64,
             max_queued_messages: 1000,
             max_session_expiry: Duration::from_secs(7 * 24 * 3600),
+            receive_maximum: 64,
+            topic_alias_maximum: 64,
+            max_retained_messages: 100_000,
+            server_keep_alive: Duration::ZERO,
             tls: MqttTlsConfig::default(),
             websocket: MqttWebSocketConfig::default(),
         }
@@ -394,10 +408,19 @@ impl Config {
         if self.mqtt.max_queued_messages == 0 {
             return Err(invalid("mqtt.max_queued_messages", "must be at least 1"));
         }
+        if self.mqtt.receive_maximum == 0 {
+            return Err(invalid("mqtt.receive_maximum", "must be from 1 to 65535"));
+        }
+        if self.mqtt.server_keep_alive > Duration::from_secs(65535) {
+            return Err(invalid(
+                "mqtt.server_keep_alive",
+                "must be at most 65535s (the MQTT maximum); 0s leaves it to the client",
+            ));
+        }
         if self.mqtt.workers > 256 {
             return Err(invalid(
                 "mqtt.workers",
-                "must be at most 256 (0 = one per core)",
+                "must be at most 256 (0 = half the cores)",
             ));
         }
         if self.mqtt.websocket.secure_enabled && self.mqtt.tls.cert_file.as_os_str().is_empty() {

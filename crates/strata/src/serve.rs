@@ -176,7 +176,13 @@ fn start_broker(
         max_inflight: config.max_inflight,
         max_queued_messages: config.max_queued_messages,
         max_session_expiry_secs: config.max_session_expiry.as_secs().min(u32::MAX as u64) as u32,
-        ..BrokerConfig::default()
+        receive_maximum: config.receive_maximum,
+        topic_alias_maximum: config.topic_alias_maximum,
+        max_retained_messages: config.max_retained_messages,
+        server_keep_alive: match config.server_keep_alive.as_secs() {
+            0 => None,
+            secs => Some(secs.min(u64::from(u16::MAX)) as u16),
+        },
     };
     let (handle, workers) = Broker::bind(broker_config, hooks).with_context(|| {
         format!(

@@ -1,0 +1,194 @@
+"""MQTT 5.0 features and QoS guarantees end to end with real clients (paho-mqtt), plus raw
+sockets where a client library hides the packets (keep alive, QoS 2 across a reconnect)."""
+
+import socket
+import struct
+import time
+
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from clients import Client, V311, V5
+
+
+def test_retain_handling_options(open_strata):
+    pub = Client(open_strata)
+    pub.connect()
+    pub.publish("rh/t", "kept", qos=1, retain=True)
+    c = Client(open_strata)
+    c.connect()
+    # 2: never send retained messages at subscribe time.
+    c.subscribe("rh/t", options=SubscribeOptions(qos=1, retainHandling=2))
+    c.expect_none()
+    # 1: only when the subscription is new.
+    c.subscribe("rh/+", options=SubscribeOptions(qos=1, retainHandling=1))
+    assert c.expect().payload == b"kept"
+    c.subscribe("rh/+", options=SubscribeOptions(qos=1, retainHandling=1))
+    c.expect_none()
+    # 0: every time.
+    c.subscribe("rh/#", options=SubscribeOptions(qos=1, retainHandling=0))
+    assert c.expect().payload == b"kept"
+    c.subscribe("rh/#", options=SubscribeOptions(qos=1, retainHandling=0))
+    assert c.expect().payload == b"kept"
+
+
+def test_client_topic_alias(open_strata):
+    sub = Client(open_strata)
+    sub.connect()
+    sub.subscribe("alias/#", qos=1)
+    pub = Client(open_strata)
+    _, _, connack = pub.connect()
+    assert connack.TopicAliasMaximum >= 1
+    p = Properties(PacketTypes.PUBLISH)
+    p.TopicAlias = 1
+    pub.publish("alias/long/topic/name", "first", qos=1, props=p)
+    pub.publish("", "second", qos=1, props=p)  # the alias stands for the topic
+    got = [sub.expect(), sub.expect()]
+    assert [(m.topic, m.payload) for m in got] == [
+        ("alias/long/topic/name", b"first"), ("alias/long/topic/name", b"second")]
+
+
+def test_client_maximum_packet_size_is_respected(open_strata):
+    c = Client(open_strata)
+    c.connect_props.MaximumPacketSize = 100
+    c.connect()
+    c.subscribe("mps", qos=1)
+    pub = Client(open_strata)
+    pub.connect()
+    pub.publish("mps", "x" * 200, qos=1)  # larger than the subscriber accepts: dropped
+    pub.publish("mps", "small", qos=1)
+    assert c.expect().payload == b"small"
+    c.expect_none()
+
+
+def test_connack_announces_server_limits(open_strata):
+    c = Client(open_strata)
+    _, _, props = c.connect()
+    assert props.ReceiveMaximum >= 1
+    assert props.MaximumPacketSize >= 1024
+    assert props.TopicAliasMaximum >= 1
+    c.disconnect()
+
+
+# --- raw 3.1.1 helpers --------------------------------------------------------------------
+
+def remaining_length(n):
+    out = bytearray()
+    while True:
+        byte, n = n % 128, n // 128
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def packet(first, body):
+    return bytes([first]) + remaining_length(len(body)) + body
+
+
+def mqtt_str(s):
+    b = s.encode()
+    return struct.pack(">H", len(b)) + b
+
+
+def raw_connect(server, client_id, clean=True, keep_alive=60):
+    s = socket.create_connection((server.mqtt_host, server.mqtt_port), timeout=10)
+    flags = 0x02 if clean else 0x00
+    body = mqtt_str("MQTT") + bytes([4, flags]) + struct.pack(">H", keep_alive) + \
+        mqtt_str(client_id)
+    s.sendall(packet(0x10, body))
+    connack = recv_packet(s)
+    assert connack[0] == 0x20 and connack[1][1] == 0, connack
+    return s, connack[1][0] == 1
+
+
+def recv_exact(s, n):
+    data = b""
+    while len(data) < n:
+        chunk = s.recv(n - len(data))
+        if not chunk:
+            raise ConnectionError("closed")
+        data += chunk
+    return data
+
+
+def recv_packet(s):
+    first = recv_exact(s, 1)[0]
+    mult, length = 1, 0
+    while True:
+        b = recv_exact(s, 1)[0]
+        length += (b & 0x7F) * mult
+        mult *= 128
+        if not b & 0x80:
+            break
+    return first, recv_exact(s, length)
+
+
+def test_keep_alive_closes_silent_clients(open_strata):
+    s, _ = raw_connect(open_strata, "silent", keep_alive=1)
+    started = time.time()
+    s.settimeout(10)
+    # Nothing is sent: the broker must close after one and a half keep-alive periods.
+    assert s.recv(16) == b""
+    assert time.time() - started < 5
+    s.close()
+
+
+def test_qos2_is_delivered_exactly_once_across_a_reconnect(open_strata):
+    sub = Client(open_strata)
+    sub.connect()
+    sub.subscribe("once", qos=2)
+    s, _ = raw_connect(open_strata, "q2pub", clean=False)
+    publish = packet(0x34, mqtt_str("once") + struct.pack(">H", 7) + b"payload")
+    s.sendall(publish)
+    first, body = recv_packet(s)
+    assert first == 0x50 and body == struct.pack(">H", 7)  # PUBREC
+    s.close()  # gone before PUBREL
+    s, present = raw_connect(open_strata, "q2pub", clean=False)
+    assert present
+    # The client does not know whether PUBREC arrived: it sends the PUBLISH again (DUP).
+    s.sendall(packet(0x3C, mqtt_str("once") + struct.pack(">H", 7) + b"payload"))
+    first, body = recv_packet(s)
+    assert first == 0x50 and body == struct.pack(">H", 7)
+    s.sendall(packet(0x62, struct.pack(">H", 7)))  # PUBREL
+    first, body = recv_packet(s)
+    assert first == 0x70 and body == struct.pack(">H", 7)  # PUBCOMP
+    assert sub.expect().payload == b"payload"
+    sub.expect_none(wait=1.0)
+    s.close()
+
+
+def test_qos1_is_redelivered_to_a_reconnecting_subscriber(open_strata):
+    s, _ = raw_connect(open_strata, "q1sub", clean=False)
+    s.sendall(packet(0x82, struct.pack(">H", 1) + mqtt_str("redeliver") + b"\x01"))
+    first, _ = recv_packet(s)
+    assert first == 0x90
+    pub = Client(open_strata, version=V311)
+    pub.connect()
+    pub.publish("redeliver", "m1", qos=1)
+    first, body = recv_packet(s)
+    assert first & 0xF0 == 0x30 and first & 0x08 == 0  # PUBLISH, not DUP
+    packet_id = body[2 + len("redeliver"):4 + len("redeliver")]
+    s.close()  # no PUBACK
+    s, present = raw_connect(open_strata, "q1sub", clean=False)
+    assert present
+    first, body = recv_packet(s)
+    assert first & 0xF0 == 0x30 and first & 0x08  # the same message again, DUP set
+    assert body[2 + len("redeliver"):4 + len("redeliver")] == packet_id
+    assert body.endswith(b"m1")
+    s.sendall(packet(0x40, packet_id))
+    s.close()
+
+
+def test_server_keep_alive_is_imposed_on_v5_clients(data_dir):
+    from conftest import Strata
+
+    server = Strata(data_dir, {"STRATA_MQTT__ALLOW_ANONYMOUS": "true",
+                               "STRATA_MQTT__SERVER_KEEP_ALIVE": "5s"})
+    try:
+        c = Client(server, version=V5, keepalive=60)
+        _, _, props = c.connect()
+        assert props.ServerKeepAlive == 5
+        c.disconnect()
+    finally:
+        server.kill()
