@@ -18,6 +18,7 @@
 
 mod config;
 mod hooks;
+mod persist;
 mod router;
 mod shared;
 mod topic_tree;
@@ -42,6 +43,7 @@ pub use hooks::{
     Action, AllowAll, AuthDecision, AuthRequest, ClientInfo, Disposition, Hooks, PublishResult,
     Reply,
 };
+pub use persist::{PersistedSession, PersistedState};
 pub use strata_proto_mqtt as proto;
 pub use transport::{
     FingerprintClientVerifier, TlsConfigError, fingerprint, server_config_from_pem,
@@ -156,10 +158,17 @@ impl Broker {
                 shared,
                 local_addrs,
                 endpoints,
+                epoch,
             },
             built,
         ))
     }
+}
+
+fn wall_clock_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 fn reuseport_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
@@ -179,6 +188,8 @@ pub struct BrokerHandle {
     shared: Arc<Shared>,
     local_addrs: Vec<SocketAddr>,
     endpoints: Vec<(&'static str, SocketAddr)>,
+    /// The workers' clock origin.
+    epoch: Instant,
 }
 
 impl std::fmt::Debug for BrokerHandle {
@@ -210,6 +221,36 @@ impl BrokerHandle {
     /// Publishes a message from the platform to subscribers (and the retained store).
     pub fn publish(&self, publish: Publish) {
         self.shared.send(0, Command::Inject(publish));
+    }
+
+    /// Loads persisted sessions and retained messages; call it before the workers run.
+    /// Returns how many sessions and retained messages came back.
+    pub fn restore(&self, state: PersistedState) -> (usize, usize) {
+        let now = self.epoch.elapsed().as_millis() as u64;
+        self.shared.router().restore(state, now, wall_clock_ms())
+    }
+
+    /// The persistent sessions and retained messages as they are now, for storage.
+    ///
+    /// Sessions whose client is connected are taken with their subscriptions only (their
+    /// in-flight messages live in the connection until it closes); after [`Self::shutdown`]
+    /// and the workers' return, every session is offline and complete.
+    pub fn snapshot(&self) -> PersistedState {
+        let now = self.epoch.elapsed().as_millis() as u64;
+        self.shared.router().snapshot(now, wall_clock_ms())
+    }
+
+    /// Like [`Self::snapshot`], but only if anything changed since the reading in
+    /// `last_change` (which is updated); for periodic saving.
+    pub fn snapshot_if_changed(&self, last_change: &mut u64) -> Option<PersistedState> {
+        let now = self.epoch.elapsed().as_millis() as u64;
+        let router = self.shared.router();
+        let changes = router.changes();
+        if changes == *last_change {
+            return None;
+        }
+        *last_change = changes;
+        Some(router.snapshot(now, wall_clock_ms()))
     }
 
     /// Stops accepting, disconnects clients (5.0 clients get reason 0x8B, server shutting

@@ -9,6 +9,11 @@ use strata_proto_mqtt::packet::{Publish, Will};
 use strata_proto_mqtt::topic::{SharedFilter, matches};
 use strata_proto_mqtt::{QoS, SessionState, SubscriptionOptions};
 
+use crate::persist::{
+    PersistedSession, PersistedState, SessionContents, decode_message, decode_session,
+    encode_message, encode_session,
+};
+
 use crate::topic_tree::{Match, SessionKey, SubscriberOptions, TopicTree};
 
 /// Where an online session's connection lives.
@@ -31,7 +36,8 @@ struct PendingWill {
 pub(crate) struct Session {
     client_id: String,
     online: Option<ConnRef>,
-    subscriptions: HashMap<String, SubscriptionOptions>,
+    /// Filter -> options and subscription identifier.
+    subscriptions: HashMap<String, (SubscriptionOptions, Option<u32>)>,
     /// The connection-level state while the session is offline.
     /// `None` while online (the connection holds the state) or when there is nothing to
     /// keep: an online session should cost little.
@@ -84,6 +90,8 @@ pub(crate) struct Router {
     retained: HashMap<String, Publish>,
     scratch: Vec<Match>,
     limits: RouterLimits,
+    /// Bumped by every change worth persisting (see `Router::snapshot`).
+    changes: u64,
 }
 
 impl Router {
@@ -98,6 +106,7 @@ impl Router {
             retained: HashMap::new(),
             scratch: Vec::new(),
             limits,
+            changes: 0,
         }
     }
 
@@ -139,6 +148,7 @@ impl Router {
         expiry_secs: u32,
         conn: ConnRef,
     ) -> Attached {
+        self.changes += 1;
         let mut taken_over = None;
         if let Some(&key) = self.by_client.get(client_id) {
             let session = &mut self.sessions[key];
@@ -195,6 +205,7 @@ impl Router {
         now: u64,
         redeliver: &mut Vec<Delivery>,
     ) -> Option<Will> {
+        self.changes += 1;
         let Some(session) = self.sessions.get_mut(key) else {
             return will;
         };
@@ -273,6 +284,7 @@ impl Router {
     }
 
     fn remove_session(&mut self, key: SessionKey) {
+        self.changes += 1;
         let session = self.sessions.remove(key);
         for filter in session.subscriptions.keys() {
             let (group, plain) = split_shared(filter);
@@ -294,8 +306,9 @@ impl Router {
         };
         let existed = session
             .subscriptions
-            .insert(filter.to_string(), options)
+            .insert(filter.to_string(), (options, subscription_id))
             .is_some();
+        self.changes += 1;
         let (group, plain) = split_shared(filter);
         self.tree.subscribe(
             plain,
@@ -319,6 +332,7 @@ impl Router {
         if session.subscriptions.remove(filter).is_none() {
             return false;
         }
+        self.changes += 1;
         let (group, plain) = split_shared(filter);
         self.tree.unsubscribe(plain, group, key)
     }
@@ -326,6 +340,7 @@ impl Router {
     /// Stores (or, with an empty payload, deletes) a retained message. Returns false when the
     /// retained store is full.
     pub(crate) fn retain(&mut self, message: &Publish) -> bool {
+        self.changes += 1;
         if message.payload.is_empty() {
             self.retained.remove(&message.topic);
             return true;
@@ -363,6 +378,117 @@ impl Router {
             .collect()
     }
 
+    /// Changes since the router was made (compare two readings to see whether anything
+    /// worth persisting happened).
+    pub(crate) fn changes(&self) -> u64 {
+        self.changes
+    }
+
+    /// The persistent sessions (non-zero expiry) and retained messages, encoded for
+    /// storage. `now` is the broker clock, `wall_ms` the matching wall-clock time. An online
+    /// session is stored with its subscriptions only (its in-flight messages live in its
+    /// connection) and as if its client had just left.
+    pub(crate) fn snapshot(&self, now: u64, wall_ms: u64) -> PersistedState {
+        let mut state = PersistedState::default();
+        for (_, session) in &self.sessions {
+            if session.expiry_secs == 0 {
+                continue;
+            }
+            let mut contents = SessionContents {
+                subscriptions: session
+                    .subscriptions
+                    .iter()
+                    .map(|(f, (o, id))| (f.clone(), *o, *id))
+                    .collect(),
+                messages: Vec::new(),
+            };
+            if let Some(stored) = session.stored.as_ref() {
+                let inflight = stored.inflight.iter().map(|m| (&m.message, now));
+                let pending = stored.pending.iter().map(|p| (&p.message, p.queued_at));
+                for (message, queued_at) in inflight.chain(pending) {
+                    let mut message = message.clone();
+                    if SessionState::age_message(&mut message, queued_at, now) {
+                        contents.messages.push(message);
+                    }
+                }
+            }
+            let expires_at_ms = match (session.expires_at, session.expiry_secs) {
+                (_, u32::MAX) => None,
+                (Some(at), _) => Some(wall_ms + at.saturating_sub(now)),
+                (None, secs) => Some(wall_ms + u64::from(secs) * 1000),
+            };
+            state.sessions.push(PersistedSession {
+                client_id: session.client_id.clone(),
+                expiry_secs: session.expiry_secs,
+                expires_at_ms,
+                state: encode_session(&contents),
+            });
+        }
+        for (topic, message) in &self.retained {
+            state
+                .retained
+                .push((topic.clone(), encode_message(message)));
+        }
+        state
+    }
+
+    /// Loads a snapshot into an empty router: sessions come back offline (ended ones are
+    /// skipped), with their subscriptions and queued messages. Returns how many sessions and
+    /// retained messages were restored; damaged entries are logged and skipped.
+    pub(crate) fn restore(
+        &mut self,
+        state: PersistedState,
+        now: u64,
+        wall_ms: u64,
+    ) -> (usize, usize) {
+        let (mut sessions, mut retained) = (0, 0);
+        for stored in state.sessions {
+            if stored.expires_at_ms.is_some_and(|at| at <= wall_ms)
+                || self.by_client.contains_key(&stored.client_id)
+            {
+                continue;
+            }
+            let contents = match decode_session(&stored.state) {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(client_id = %stored.client_id, error = %e, "session skipped");
+                    continue;
+                }
+            };
+            let mut queue = SessionState::new();
+            for message in contents.messages {
+                let _ = queue.queue(now, message);
+            }
+            let key = self.sessions.insert(Session {
+                client_id: stored.client_id.clone(),
+                online: None,
+                subscriptions: HashMap::new(),
+                stored: (queue.outgoing_len() > 0).then(|| Box::new(queue)),
+                expiry_secs: stored.expiry_secs,
+                expires_at: stored
+                    .expires_at_ms
+                    .map(|at| now + at.saturating_sub(wall_ms)),
+                will: None,
+                dropped: 0,
+            });
+            self.by_client.insert(stored.client_id, key);
+            for (filter, options, id) in contents.subscriptions {
+                self.subscribe(key, &filter, options, id);
+            }
+            sessions += 1;
+        }
+        for (topic, bytes) in state.retained {
+            match decode_message(&bytes) {
+                Ok(message) => {
+                    self.retained.insert(topic, message);
+                    retained += 1;
+                }
+                Err(e) => tracing::warn!(%topic, error = %e, "retained message skipped"),
+            }
+        }
+        (sessions, retained)
+    }
+
     /// Decides who receives `message`: online subscribers get a [`Delivery`]; offline
     /// persistent sessions queue QoS 1/2 copies (QoS 0 is not queued, as in Mosquitto's
     /// default). Returns how many copies were dropped because a queue was full.
@@ -395,6 +521,7 @@ impl Router {
                         dropped += 1;
                     } else {
                         let _ = stored.queue(now, publish);
+                        self.changes += 1;
                     }
                 }
                 None => {}

@@ -114,6 +114,10 @@ pub struct MqttConfig {
     /// the client.
     #[serde(with = "humantime_serde")]
     pub server_keep_alive: Duration,
+    /// How often persistent sessions and retained messages are saved when they changed (a
+    /// clean stop always saves them); a crash loses at most this much of their changes.
+    #[serde(with = "humantime_serde")]
+    pub persist_interval: Duration,
     /// MQTT over TLS.
     pub tls: MqttTlsConfig,
     /// MQTT over WebSocket (and over secure WebSocket with the TLS certificate).
@@ -186,6 +190,7 @@ impl Default for MqttConfig {
             topic_alias_maximum: 64,
             max_retained_messages: 100_000,
             server_keep_alive: Duration::ZERO,
+            persist_interval: Duration::from_secs(1),
             tls: MqttTlsConfig::default(),
             websocket: MqttWebSocketConfig::default(),
         }
@@ -407,6 +412,9 @@ impl Config {
         }
         if self.mqtt.max_queued_messages == 0 {
             return Err(invalid("mqtt.max_queued_messages", "must be at least 1"));
+        }
+        if self.mqtt.persist_interval < Duration::from_millis(100) {
+            return Err(invalid("mqtt.persist_interval", "must be at least 100ms"));
         }
         if self.mqtt.receive_maximum == 0 {
             return Err(invalid("mqtt.receive_maximum", "must be from 1 to 65535"));

@@ -23,5 +23,5 @@ mod traits;
 mod types;
 
 pub use error::StoreError;
-pub use traits::{AccountStore, Backend, DeviceStore, TelemetryStore};
+pub use traits::{AccountStore, Backend, DeviceStore, MqttStateStore, TelemetryStore};
 pub use types::*;

@@ -142,7 +142,18 @@ pub trait TelemetryStore: Send + Sync {
     async fn delete_before(&self, device: DeviceKey, cutoff: Millis) -> Result<u64, StoreError>;
 }
 
-/// Everything a backend provides.
-pub trait Backend: AccountStore + DeviceStore + TelemetryStore {}
+/// The MQTT broker's durable state: persistent sessions and retained messages. The broker
+/// saves a whole snapshot at a time (periodically and at shutdown); what a row holds is
+/// opaque to the store.
+#[async_trait]
+pub trait MqttStateStore: Send + Sync {
+    /// Replaces the stored state with `state`, in one transaction.
+    async fn save_mqtt_state(&self, state: MqttState) -> Result<(), StoreError>;
+    /// The stored state (empty on a new data directory).
+    async fn load_mqtt_state(&self) -> Result<MqttState, StoreError>;
+}
 
-impl<T: AccountStore + DeviceStore + TelemetryStore> Backend for T {}
+/// Everything a backend provides.
+pub trait Backend: AccountStore + DeviceStore + TelemetryStore + MqttStateStore {}
+
+impl<T: AccountStore + DeviceStore + TelemetryStore + MqttStateStore> Backend for T {}

@@ -421,3 +421,25 @@ pub struct Bucket {
     /// Points in the interval.
     pub count: u64,
 }
+
+/// One persistent MQTT session as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MqttSessionRow {
+    /// MQTT client identifier.
+    pub client_id: String,
+    /// Session expiry interval in seconds (`u32::MAX`: never).
+    pub expiry_secs: u32,
+    /// Wall-clock time (ms) the session ends if the client stays away; `None`: never.
+    pub expires_at: Option<Millis>,
+    /// The broker's encoding of subscriptions and queued messages.
+    pub state: Vec<u8>,
+}
+
+/// The MQTT broker's durable state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MqttState {
+    /// Persistent sessions.
+    pub sessions: Vec<MqttSessionRow>,
+    /// Retained messages: (topic, the broker's encoding of the message).
+    pub retained: Vec<(String, Vec<u8>)>,
+}

@@ -177,6 +177,74 @@ fn filter_names_device_api(filter: &str) -> bool {
     filter.starts_with(DEVICE_PREFIX)
 }
 
+/// The broker's persisted state from the store's rows.
+pub(crate) fn from_store(state: strata_store::MqttState) -> strata_broker::PersistedState {
+    strata_broker::PersistedState {
+        sessions: state
+            .sessions
+            .into_iter()
+            .map(|s| strata_broker::PersistedSession {
+                client_id: s.client_id,
+                expiry_secs: s.expiry_secs,
+                expires_at_ms: s.expires_at.and_then(|at| u64::try_from(at).ok()),
+                state: s.state,
+            })
+            .collect(),
+        retained: state.retained,
+    }
+}
+
+/// The store's rows for the broker's persisted state.
+pub(crate) fn to_store(state: strata_broker::PersistedState) -> strata_store::MqttState {
+    strata_store::MqttState {
+        sessions: state
+            .sessions
+            .into_iter()
+            .map(|s| strata_store::MqttSessionRow {
+                client_id: s.client_id,
+                expiry_secs: s.expiry_secs,
+                expires_at: s.expires_at_ms.and_then(|at| i64::try_from(at).ok()),
+                state: s.state,
+            })
+            .collect(),
+        retained: state.retained,
+    }
+}
+
+/// Saves the broker's sessions and retained messages whenever they changed, at most once
+/// per `interval`, so a crash loses at most that much of them (a clean stop saves all).
+pub(crate) async fn save_periodically(
+    handle: strata_broker::BrokerHandle,
+    platform: Platform,
+    interval: std::time::Duration,
+) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_change = 0;
+    loop {
+        tick.tick().await;
+        let reader = handle.clone();
+        let mut seen = last_change;
+        // The snapshot holds the router lock while it encodes: off the async workers.
+        let Ok((snapshot, seen)) = tokio::task::spawn_blocking(move || {
+            let s = reader.snapshot_if_changed(&mut seen);
+            (s, seen)
+        })
+        .await
+        else {
+            continue;
+        };
+        last_change = seen;
+        if let Some(state) = snapshot
+            && let Err(e) = platform.store().save_mqtt_state(to_store(state)).await
+        {
+            tracing::warn!(error = %e, "cannot save the MQTT sessions; will try again");
+            // Force a new attempt at the next tick.
+            last_change = last_change.wrapping_sub(1);
+        }
+    }
+}
+
 fn metrics_reject(code: &str) {
     metrics::counter!("strata_ingest_rejected_total", "transport" => "mqtt", "code" => code.to_string())
         .increment(1);

@@ -97,7 +97,18 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         })?;
     let local = listener.local_addr()?;
     let broker = if mqtt.enabled {
-        Some(start_broker(&mqtt, &platform)?)
+        // Sessions and retained messages of the previous run come back before any client
+        // can connect.
+        let saved = platform
+            .store()
+            .load_mqtt_state()
+            .await
+            .context("cannot load the MQTT sessions of the previous run")?;
+        Some(start_broker(
+            &mqtt,
+            &platform,
+            crate::mqtt::from_store(saved),
+        )?)
     } else {
         None
     };
@@ -108,6 +119,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(%local, "HTTP API listening");
 
     tokio::spawn(platform.clone().run_retention());
+    if let Some((handle, _)) = &broker {
+        tokio::spawn(crate::mqtt::save_periodically(
+            handle.clone(),
+            platform.clone(),
+            mqtt.persist_interval,
+        ));
+    }
     let upkeep = metrics.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(5));
@@ -118,7 +136,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     });
 
     let state = AppState {
-        platform,
+        platform: platform.clone(),
         metrics: Some(metrics),
     };
     let served = strata_api::serve(listener, state, shutdown_signal()).await;
@@ -126,6 +144,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         handle.shutdown();
         for thread in threads {
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+        // Every client is disconnected now, so every session is complete: keep them.
+        let state = crate::mqtt::to_store(handle.snapshot());
+        let sessions = state.sessions.len();
+        match state_saved(&platform, state).await {
+            Ok(()) => tracing::info!(sessions, "MQTT sessions saved"),
+            Err(e) => tracing::error!(error = %e, "cannot save the MQTT sessions"),
         }
     }
     served.context("HTTP server failed")?;
@@ -135,9 +160,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
 type BrokerThreads = Vec<std::thread::JoinHandle<std::io::Result<()>>>;
 
+async fn state_saved(
+    platform: &Platform,
+    state: strata_store::MqttState,
+) -> Result<(), strata_store::StoreError> {
+    platform.store().save_mqtt_state(state).await
+}
+
 fn start_broker(
     config: &MqttConfig,
     platform: &Platform,
+    saved: strata_broker::PersistedState,
 ) -> anyhow::Result<(BrokerHandle, BrokerThreads)> {
     let hooks = Arc::new(crate::mqtt::PlatformHooks {
         platform: platform.clone(),
@@ -192,6 +225,14 @@ fn start_broker(
             config.listen
         )
     })?;
+    let (sessions, retained) = handle.restore(saved);
+    if sessions + retained > 0 {
+        tracing::info!(
+            sessions,
+            retained,
+            "MQTT sessions and retained messages restored"
+        );
+    }
     let mut threads = Vec::new();
     for (i, worker) in workers.into_iter().enumerate() {
         threads.push(

@@ -93,7 +93,7 @@ impl SessionState {
 
     /// Reduces the Message Expiry Interval of `message` by the whole seconds since
     /// `queued_at`; returns false if the message has expired.
-    pub(crate) fn age_message(message: &mut Publish, queued_at: u64, now: u64) -> bool {
+    pub fn age_message(message: &mut Publish, queued_at: u64, now: u64) -> bool {
         if let Some(expiry) = message.properties.message_expiry_interval {
             let waited = now.saturating_sub(queued_at) / 1000;
             if waited >= u64::from(expiry) {

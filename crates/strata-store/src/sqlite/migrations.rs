@@ -92,6 +92,19 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (device, key)
     ) WITHOUT ROWID;
     "#,
+    // 2: the MQTT broker's persistent sessions and retained messages.
+    r#"
+    CREATE TABLE mqtt_sessions (
+        client_id TEXT PRIMARY KEY,
+        expiry_secs INTEGER NOT NULL,
+        expires_at INTEGER,
+        state BLOB NOT NULL
+    );
+    CREATE TABLE mqtt_retained (
+        topic TEXT PRIMARY KEY,
+        message BLOB NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

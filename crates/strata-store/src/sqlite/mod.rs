@@ -4,6 +4,7 @@
 mod accounts;
 mod devices;
 mod migrations;
+mod mqtt;
 mod pool;
 mod telemetry;
 mod writer;
