@@ -365,3 +365,29 @@ def _takeover_check(open_strata):
     assert b"payload-1" in data[4:], data
     first.close()
     second.close()
+
+
+V5_CONNECT = b"\x10\x10\x00\x04MQTT\x05\x02\x00\x3c\x00\x00\x03abc"
+
+
+@pytest.mark.parametrize("packet,reason", [
+    (b"\x36\x06\x00\x01a\x00\x00\x00", 0x81),        # PUBLISH with QoS 3: malformed
+    (b"\x30\x07\x00\x03a/+\x00zz", 0x90),            # wildcard in a topic name
+    (b"\x30\x08\x00\x01a\x03\x23\x00\x00z", 0x94),   # topic alias 0
+    (b"\x30\x05\x00\x00\x00zz", 0x82),               # empty topic without an alias
+    (b"\x82\x03\x00\x01\x00", 0x82),                 # SUBSCRIBE without any filter
+    (b"\xf0\x00", 0x82),                             # AUTH without an auth method
+], ids=["qos3", "wildcard-topic", "alias-0", "empty-topic", "empty-subscribe", "auth"])
+def test_v5_violations_end_with_the_specified_reason_code(open_strata, packet, reason):
+    s = raw(open_strata)
+    s.sendall(V5_CONNECT)
+    time.sleep(0.1)
+    s.sendall(packet)
+    data, closed = read_all(s)
+    assert closed, data
+    assert data[:1] == b"\x20", data  # CONNACK
+    connack_len = 2 + data[1]
+    rest = data[connack_len:]
+    assert rest[:1] == b"\xe0", data  # then DISCONNECT
+    assert rest[2] == reason, (hex(rest[2]), data)
+    s.close()

@@ -480,8 +480,10 @@ impl Worker {
             Event::Unsubscribe(unsubscribe) => self.on_unsubscribe(token, unsubscribe),
             Event::Delivered { .. } => {}
             Event::Auth(_) => {
+                // CONNECTs with an authentication method are refused, so no connection has
+                // one: AUTH is a protocol error (5.0 4.12.0-1).
                 if let Some(conn) = self.conns.get_mut(token) {
-                    conn.proto.disconnect(ReasonCode::BadAuthenticationMethod);
+                    conn.proto.disconnect(ReasonCode::ProtocolError);
                 }
             }
             Event::ProtocolError(violation) => {
