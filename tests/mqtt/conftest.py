@@ -80,6 +80,11 @@ class Strata:
         except urllib.error.HTTPError as e:
             return e.code, json.loads(e.read().decode() or "null")
 
+    def call_text(self, method, path):
+        req = urllib.request.Request(self.http + path, method=method)
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, resp.read().decode()
+
     def create_device(self, name):
         status, body = self.call("POST", "/api/devices", {"name": name})
         assert status == 201, body

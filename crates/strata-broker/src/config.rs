@@ -35,6 +35,11 @@ pub struct BrokerConfig {
     pub server_keep_alive: Option<u16>,
     /// Topic aliases a 5.0 client may use towards the broker.
     pub topic_alias_maximum: u16,
+    /// PUBLISH packets per second one client may send (0: no limit); above it the broker
+    /// stops reading from the client for a while, so TCP slows it down without loss.
+    pub max_publish_rate: u32,
+    /// How many PUBLISH packets a client may send at once above the rate.
+    pub publish_burst: u32,
 }
 
 impl Default for BrokerConfig {
@@ -54,6 +59,8 @@ impl Default for BrokerConfig {
             max_session_expiry_secs: 7 * 24 * 3600,
             server_keep_alive: None,
             topic_alias_maximum: 64,
+            max_publish_rate: 0,
+            publish_burst: 100,
         }
     }
 }

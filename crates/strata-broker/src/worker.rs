@@ -123,7 +123,36 @@ struct Conn {
     dirty: bool,
     /// In `read_again` (so it is queued once).
     read_queued: bool,
+    /// The publish rate limit's bucket, when a limit is configured.
+    bucket: Option<Box<Bucket>>,
     closed: bool,
+}
+
+/// A token bucket for the per-client publish rate limit. Tokens may go below zero (a read
+/// can carry many PUBLISH packets); reading from the client then pauses until the bucket is
+/// back at zero, so TCP flow control slows the client down and nothing is dropped.
+struct Bucket {
+    tokens: f64,
+    at: u64,
+    /// Waiting in `Worker::throttled`.
+    paused: bool,
+}
+
+impl Bucket {
+    fn refill(&mut self, now: u64, rate: u32, burst: u32) {
+        let elapsed = now.saturating_sub(self.at) as f64 / 1000.0;
+        self.tokens = (self.tokens + elapsed * f64::from(rate)).min(f64::from(burst.max(1)));
+        self.at = now;
+    }
+
+    /// Milliseconds until the bucket is back at zero (0: reading may go on).
+    fn wait_ms(&self, rate: u32) -> u64 {
+        if self.tokens >= 0.0 || rate == 0 {
+            0
+        } else {
+            ((-self.tokens) * 1000.0 / f64::from(rate)).ceil() as u64
+        }
+    }
 }
 
 /// Counters flushed into `metrics` once a second.
@@ -133,6 +162,7 @@ struct Counters {
     sent: u64,
     dropped: u64,
     refused_connections: u64,
+    throttled: u64,
 }
 
 /// An event-loop thread of the broker; run it with [`Worker::run`].
@@ -160,6 +190,8 @@ pub struct Worker {
     last_tick: u64,
     /// Connections that still had bytes to read when their turn ended.
     read_again: Vec<usize>,
+    /// Connections paused by the publish rate limit: (resume at, token, generation).
+    throttled: BinaryHeap<Reverse<(u64, usize, u64)>>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -216,6 +248,7 @@ impl Worker {
             counters: Counters::default(),
             last_tick: 0,
             read_again: Vec::new(),
+            throttled: BinaryHeap::new(),
         })
     }
 
@@ -236,6 +269,10 @@ impl Worker {
                 .min(1000);
             // Connections cut short last turn are read again at once.
             let next = if self.read_again.is_empty() { next } else { 0 };
+            let next = match self.throttled.peek() {
+                Some(Reverse((due, _, _))) => next.min(due.saturating_sub(now)),
+                None => next,
+            };
             if let Err(e) = self
                 .poll
                 .poll(&mut events, Some(Duration::from_millis(next)))
@@ -265,6 +302,20 @@ impl Worker {
             }
             let now = self.now();
             self.fire_timers(now);
+            while let Some(&Reverse((due, token, generation))) = self.throttled.peek() {
+                if due > now {
+                    break;
+                }
+                self.throttled.pop();
+                if let Some(conn) = self.conns.get_mut(token)
+                    && conn.generation == generation
+                {
+                    if let Some(bucket) = conn.bucket.as_mut() {
+                        bucket.paused = false;
+                    }
+                    self.read(token);
+                }
+            }
             if now >= self.last_tick + 1000 {
                 self.last_tick = now;
                 self.tick(now);
@@ -345,6 +396,13 @@ impl Worker {
                 deadline: None,
                 dirty: false,
                 read_queued: false,
+                bucket: (self.shared.config.max_publish_rate > 0).then(|| {
+                    Box::new(Bucket {
+                        tokens: f64::from(self.shared.config.publish_burst.max(1)),
+                        at: now,
+                        paused: false,
+                    })
+                }),
                 closed: false,
             });
             self.update_deadline(token);
@@ -379,6 +437,24 @@ impl Worker {
             // state machine would buffer them without bound); reading resumes after.
             if conn.closed || conn.proto.is_closed() || conn.connect.is_some() {
                 return;
+            }
+            if let Some(bucket) = conn.bucket.as_mut() {
+                if bucket.paused {
+                    return;
+                }
+                let (rate, burst) = (
+                    self.shared.config.max_publish_rate,
+                    self.shared.config.publish_burst,
+                );
+                bucket.refill(now, rate, burst);
+                let wait = bucket.wait_ms(rate);
+                if wait > 0 {
+                    bucket.paused = true;
+                    self.throttled
+                        .push(Reverse((now + wait, token, conn.generation)));
+                    self.counters.throttled += 1;
+                    return;
+                }
             }
             match conn.socket.read(&mut self.scratch) {
                 Ok(0) => {
@@ -645,6 +721,9 @@ impl Worker {
         let Some(conn) = self.conns.get_mut(token) else {
             return;
         };
+        if let Some(bucket) = conn.bucket.as_mut() {
+            bucket.tokens -= 1.0;
+        }
         let Some(client) = conn.client.as_ref() else {
             return;
         };
@@ -980,6 +1059,8 @@ impl Worker {
             .increment(std::mem::take(&mut self.counters.dropped));
         metrics::counter!("strata_mqtt_connections_refused_total")
             .increment(std::mem::take(&mut self.counters.refused_connections));
+        metrics::counter!("strata_mqtt_throttled_total")
+            .increment(std::mem::take(&mut self.counters.throttled));
         if self.index != 0 {
             return;
         }

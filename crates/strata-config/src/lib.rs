@@ -114,6 +114,11 @@ pub struct MqttConfig {
     /// the client.
     #[serde(with = "humantime_serde")]
     pub server_keep_alive: Duration,
+    /// PUBLISH packets per second one client may send; 0 means no limit. Above it the
+    /// broker reads from the client more slowly (TCP back-pressure), dropping nothing.
+    pub max_publish_rate: u32,
+    /// PUBLISH packets a client may send at once above the rate.
+    pub publish_burst: u32,
     /// How often persistent sessions and retained messages are saved when they changed (a
     /// clean stop always saves them); a crash loses at most this much of their changes.
     #[serde(with = "humantime_serde")]
@@ -190,6 +195,8 @@ impl Default for MqttConfig {
             topic_alias_maximum: 64,
             max_retained_messages: 100_000,
             server_keep_alive: Duration::ZERO,
+            max_publish_rate: 0,
+            publish_burst: 100,
             persist_interval: Duration::from_secs(1),
             tls: MqttTlsConfig::default(),
             websocket: MqttWebSocketConfig::default(),
@@ -412,6 +419,12 @@ impl Config {
         }
         if self.mqtt.max_queued_messages == 0 {
             return Err(invalid("mqtt.max_queued_messages", "must be at least 1"));
+        }
+        if self.mqtt.max_publish_rate > 0 && self.mqtt.publish_burst == 0 {
+            return Err(invalid(
+                "mqtt.publish_burst",
+                "must be at least 1 when mqtt.max_publish_rate is set",
+            ));
         }
         if self.mqtt.persist_interval < Duration::from_millis(100) {
             return Err(invalid("mqtt.persist_interval", "must be at least 100ms"));
