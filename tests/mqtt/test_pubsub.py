@@ -391,3 +391,21 @@ def test_v5_violations_end_with_the_specified_reason_code(open_strata, packet, r
     assert rest[:1] == b"\xe0", data  # then DISCONNECT
     assert rest[2] == reason, (hex(rest[2]), data)
     s.close()
+
+
+def test_clean_start_ends_the_session_and_publishes_its_delayed_will(open_strata):
+    """5.0 3.1.2.5: the will goes out when the delay ends or the session ends, whichever
+    comes first; a clean start ends the old session."""
+    watcher = Client(open_strata)
+    watcher.connect()
+    watcher.subscribe("will/#", qos=1)
+    props = Properties(PacketTypes.WILLMESSAGE)
+    props.WillDelayInterval = 60
+    c = Client(open_strata, client_id="ended-by-clean", clean=False, session_expiry=120,
+               will=("will/ended", "session over", 1, False, props))
+    c.connect()
+    c.drop()
+    watcher.expect_none(0.5)
+    fresh = Client(open_strata, client_id="ended-by-clean", clean=True)
+    fresh.connect()
+    assert watcher.expect(timeout=5).payload == b"session over"

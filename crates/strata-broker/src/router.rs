@@ -61,6 +61,8 @@ pub(crate) struct Attached {
     pub(crate) taken_over: Option<ConnRef>,
     /// State to resume, for a present session.
     pub(crate) resumed: Option<SessionState>,
+    /// The delayed will of a session this clean start ended: publish it now.
+    pub(crate) ended_will: Option<Will>,
 }
 
 /// A message to hand to a connection.
@@ -150,11 +152,13 @@ impl Router {
     ) -> Attached {
         self.changes += 1;
         let mut taken_over = None;
+        let mut ended_will = None;
         if let Some(&key) = self.by_client.get(client_id) {
             let session = &mut self.sessions[key];
             taken_over = session.online.take();
-            // A reconnect before the will delay ends cancels the will (5.0 3.1.3.2.2).
-            session.will = None;
+            // A reconnect before the will delay ends cancels the will (5.0 3.1.3.2.2), unless
+            // the reconnect ends the session (clean start): a session's end publishes it.
+            let pending_will = session.will.take();
             if !clean_start {
                 session.online = Some(conn);
                 session.expiry_secs = expiry_secs;
@@ -165,8 +169,10 @@ impl Router {
                     session_present: true,
                     taken_over,
                     resumed: Some(resumed),
+                    ended_will: None,
                 };
             }
+            ended_will = pending_will.map(|w| w.will);
             self.remove_session(key);
         }
         let key = self.sessions.insert(Session {
@@ -185,6 +191,7 @@ impl Router {
             session_present: false,
             taken_over,
             resumed: None,
+            ended_will,
         }
     }
 

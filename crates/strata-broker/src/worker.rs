@@ -694,6 +694,9 @@ impl Worker {
         if let Some(old) = attached.taken_over {
             self.kick(old, ReasonCode::SessionTakenOver);
         }
+        if let Some(will) = attached.ended_will {
+            self.route(None, &will_message(will));
+        }
         metrics::counter!("strata_mqtt_connects_total").increment(1);
         self.process(token);
         self.read(token);
