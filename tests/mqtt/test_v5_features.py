@@ -224,3 +224,22 @@ def test_publish_rate_limit_slows_clients_without_loss(data_dir):
         assert throttled and throttled[0] > 0, throttled
     finally:
         server.kill()
+
+
+def test_retained_messages_expire(open_strata):
+    pub = Client(open_strata)
+    pub.connect()
+    short = Properties(PacketTypes.PUBLISH)
+    short.MessageExpiryInterval = 1
+    pub.publish("exp/short", "gone soon", qos=1, retain=True, props=short)
+    long = Properties(PacketTypes.PUBLISH)
+    long.MessageExpiryInterval = 100
+    pub.publish("exp/long", "stays", qos=1, retain=True, props=long)
+    time.sleep(2.2)
+    c = Client(open_strata)
+    c.connect()
+    c.subscribe("exp/#", qos=1)
+    m = c.expect()
+    assert m.topic == "exp/long"
+    assert 90 <= m.properties.MessageExpiryInterval < 100  # what is left of it
+    c.expect_none()

@@ -89,7 +89,8 @@ pub(crate) struct Router {
     tree: TopicTree,
     sessions: Slab<Session>,
     by_client: HashMap<String, SessionKey>,
-    retained: HashMap<String, Publish>,
+    /// Topic -> (message, when it was stored, for its Message Expiry Interval).
+    retained: HashMap<String, (Publish, u64)>,
     scratch: Vec<Match>,
     limits: RouterLimits,
     /// Bumped by every change worth persisting (see `Router::snapshot`).
@@ -287,6 +288,15 @@ impl Router {
             }
             self.remove_session(key);
         }
+        let before = self.retained.len();
+        self.retained.retain(|_, (m, stored_at)| {
+            m.properties
+                .message_expiry_interval
+                .is_none_or(|secs| now.saturating_sub(*stored_at) / 1000 < u64::from(secs))
+        });
+        if self.retained.len() != before {
+            self.changes += 1;
+        }
         wills
     }
 
@@ -346,7 +356,7 @@ impl Router {
 
     /// Stores (or, with an empty payload, deletes) a retained message. Returns false when the
     /// retained store is full.
-    pub(crate) fn retain(&mut self, message: &Publish) -> bool {
+    pub(crate) fn retain(&mut self, message: &Publish, now: u64) -> bool {
         self.changes += 1;
         if message.payload.is_empty() {
             self.retained.remove(&message.topic);
@@ -361,7 +371,7 @@ impl Router {
         stored.retain = true;
         stored.dup = false;
         stored.packet_id = None;
-        self.retained.insert(message.topic.clone(), stored);
+        self.retained.insert(message.topic.clone(), (stored, now));
         true
     }
 
@@ -371,16 +381,22 @@ impl Router {
         filter: &str,
         granted: QoS,
         subscription_id: Option<u32>,
+        now: u64,
     ) -> Vec<Publish> {
         self.retained
             .values()
-            .filter(|m| matches(filter, &m.topic))
-            .map(|m| {
+            .filter(|(m, _)| matches(filter, &m.topic))
+            .filter_map(|(m, stored_at)| {
                 let mut p = m.clone();
+                // An expired retained message is no longer sent (5.0 3.3.2.3.3), and is
+                // sent with what is left of its interval.
+                if !SessionState::age_message(&mut p, *stored_at, now) {
+                    return None;
+                }
                 p.qos = p.qos.min(granted);
                 p.retain = true;
                 p.properties.subscription_identifiers = subscription_id.into_iter().collect();
-                p
+                Some(p)
             })
             .collect()
     }
@@ -431,10 +447,13 @@ impl Router {
                 state: encode_session(&contents),
             });
         }
-        for (topic, message) in &self.retained {
-            state
-                .retained
-                .push((topic.clone(), encode_message(message)));
+        for (topic, (message, stored_at)) in &self.retained {
+            let mut message = message.clone();
+            if SessionState::age_message(&mut message, *stored_at, now) {
+                state
+                    .retained
+                    .push((topic.clone(), encode_message(&message)));
+            }
         }
         state
     }
@@ -487,7 +506,7 @@ impl Router {
         for (topic, bytes) in state.retained {
             match decode_message(&bytes) {
                 Ok(message) => {
-                    self.retained.insert(topic, message);
+                    self.retained.insert(topic, (message, now));
                     retained += 1;
                 }
                 Err(e) => tracing::warn!(%topic, error = %e, "retained message skipped"),
@@ -710,18 +729,18 @@ mod tests {
         let mut r = Router::new(limits());
         let mut m = Publish::new("a/b", QoS::AtLeastOnce, "v");
         m.retain = true;
-        r.retain(&m);
+        r.retain(&m, 0);
         assert_eq!(
-            r.retained_for("a/+", QoS::AtMostOnce, Some(7))[0].qos,
+            r.retained_for("a/+", QoS::AtMostOnce, Some(7), 0)[0].qos,
             QoS::AtMostOnce
         );
         assert_eq!(
-            r.retained_for("#", QoS::ExactlyOnce, None)[0]
+            r.retained_for("#", QoS::ExactlyOnce, None, 0)[0]
                 .properties
                 .subscription_identifiers,
             Vec::<u32>::new()
         );
-        r.retain(&Publish::new("a/b", QoS::AtMostOnce, ""));
+        r.retain(&Publish::new("a/b", QoS::AtMostOnce, ""), 0);
         assert_eq!(r.retained_count(), 0);
     }
 }

@@ -786,7 +786,7 @@ impl Worker {
         {
             let mut router = self.shared.router();
             if publish.retain {
-                retain_refused = !router.retain(publish);
+                retain_refused = !router.retain(publish, now);
             }
             self.counters.dropped += router.route(now, publisher, publish, &mut deliveries);
         }
@@ -841,6 +841,7 @@ impl Worker {
     }
 
     fn on_subscribe(&mut self, token: usize, subscribe: Subscribe) {
+        let now = self.now();
         let Some(conn) = self.conns.get_mut(token) else {
             return;
         };
@@ -880,7 +881,12 @@ impl Worker {
                 RetainHandling::DoNotSend => false,
             };
             if send_retained && !shared {
-                retained.extend(router.retained_for(&sub.filter, options.qos, subscription_id));
+                retained.extend(router.retained_for(
+                    &sub.filter,
+                    options.qos,
+                    subscription_id,
+                    now,
+                ));
             }
         }
         drop(router);
