@@ -66,6 +66,11 @@ pub fn app(state: AppState) -> Router {
             post(routes::devices::rotate_access_token),
         )
         .route(
+            "/api/mqtt/acl",
+            get(routes::mqtt_acl::list).post(routes::mqtt_acl::create),
+        )
+        .route("/api/mqtt/acl/{id}", delete(routes::mqtt_acl::delete))
+        .route(
             "/api/devices/{id}/credentials/x509",
             post(routes::devices::add_x509),
         )

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{auth, device_api, devices, system, telemetry};
+use crate::routes::{auth, device_api, devices, mqtt_acl, system, telemetry};
 
 /// Strata's REST API.
 #[derive(OpenApi)]
@@ -23,12 +23,14 @@ use crate::routes::{auth, device_api, devices, system, telemetry};
         telemetry::latest, telemetry::keys, telemetry::range, telemetry::aggregate,
         telemetry::delete,
         device_api::telemetry_token_in_path, device_api::telemetry_bearer,
+        mqtt_acl::list, mqtt_acl::create, mqtt_acl::delete,
         system::healthz, system::metrics,
     ),
     modifiers(&Security),
     tags(
         (name = "auth", description = "Sign-in and API keys"),
         (name = "devices", description = "Device registry and credentials"),
+        (name = "mqtt", description = "MQTT broker access rules"),
         (name = "telemetry", description = "Telemetry queries"),
         (name = "device-api", description = "What devices call"),
         (name = "system", description = "Health and metrics"),

@@ -11,6 +11,7 @@
 //! This crate does no network I/O; storage goes through [`strata_store::Backend`].
 
 pub mod accounts;
+pub mod acl;
 mod error;
 pub mod registry;
 mod secrets;
@@ -34,6 +35,7 @@ struct Inner {
     config: Config,
     default_tenant: TenantId,
     device_tokens: registry::TokenCache,
+    acl: acl::AclCache,
 }
 
 impl std::fmt::Debug for Platform {
@@ -46,14 +48,17 @@ impl Platform {
     /// Builds the services; creates the default tenant on first start.
     pub async fn new(store: Arc<dyn Backend>, config: Config) -> Result<Self, PlatformError> {
         let tenant = store.default_tenant().await?;
-        Ok(Self {
+        let platform = Self {
             inner: Arc::new(Inner {
                 store,
                 config,
                 default_tenant: tenant.id,
                 device_tokens: registry::TokenCache::default(),
+                acl: acl::AclCache::default(),
             }),
-        })
+        };
+        platform.load_acl_rules().await?;
+        Ok(platform)
     }
 
     /// The storage backend.

@@ -151,6 +151,12 @@ pub trait MqttStateStore: Send + Sync {
     async fn save_mqtt_state(&self, state: MqttState) -> Result<(), StoreError>;
     /// The stored state (empty on a new data directory).
     async fn load_mqtt_state(&self) -> Result<MqttState, StoreError>;
+    /// Every MQTT access rule of every tenant, oldest first.
+    async fn list_acl_rules(&self) -> Result<Vec<AclRuleRow>, StoreError>;
+    /// Adds an access rule.
+    async fn add_acl_rule(&self, rule: AclRuleRow) -> Result<(), StoreError>;
+    /// Deletes an access rule of a tenant; returns whether it existed.
+    async fn delete_acl_rule(&self, tenant: TenantId, id: Uuid) -> Result<bool, StoreError>;
 }
 
 /// Everything a backend provides.

@@ -443,3 +443,24 @@ pub struct MqttState {
     /// Retained messages: (topic, the broker's encoding of the message).
     pub retained: Vec<(String, Vec<u8>)>,
 }
+
+/// An MQTT access rule as stored (see the platform's `acl` module for its meaning).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AclRuleRow {
+    /// Identifier.
+    pub id: Uuid,
+    /// Tenant.
+    pub tenant: TenantId,
+    /// `publish`, `subscribe` or `all`.
+    pub action: String,
+    /// Topic filter.
+    pub filter: String,
+    /// `device`, `label` or `everyone`.
+    pub target_kind: String,
+    /// Device id or label; empty for everyone.
+    pub target: String,
+    /// Allow (true) or deny.
+    pub allow: bool,
+    /// Creation time.
+    pub created_at: Millis,
+}

@@ -10,9 +10,11 @@ use std::sync::Arc;
 
 use strata_broker::proto::ReasonCode;
 use strata_broker::proto::packet::Publish;
+use strata_broker::proto::topic;
 use strata_broker::{
     Action, AuthDecision, AuthRequest, ClientInfo, Disposition, Hooks, PublishResult, Reply,
 };
+use strata_platform::acl::{AclAction, AclTarget};
 use strata_platform::{ErrorCode, Platform};
 use strata_store::DeviceIdentity;
 
@@ -27,8 +29,27 @@ pub(crate) struct PlatformHooks {
     pub(crate) allow_anonymous: bool,
 }
 
-fn device(client: &ClientInfo) -> Option<&DeviceIdentity> {
-    client.identity.as_ref()?.downcast_ref::<DeviceIdentity>()
+/// A device signed in over MQTT: its identity and, for access rules, its labels at sign-in.
+pub(crate) struct MqttDevice {
+    identity: DeviceIdentity,
+    labels: Vec<String>,
+}
+
+fn device(client: &ClientInfo) -> Option<&MqttDevice> {
+    client.identity.as_ref()?.downcast_ref::<MqttDevice>()
+}
+
+/// The identity to attach to a device's connection.
+async fn signed_in(platform: &Platform, identity: DeviceIdentity) -> Arc<MqttDevice> {
+    let labels = match platform
+        .store()
+        .get_device(identity.tenant, identity.device_id)
+        .await
+    {
+        Ok(Some(device)) => device.labels,
+        _ => Vec::new(),
+    };
+    Arc::new(MqttDevice { identity, labels })
 }
 
 impl Hooks for PlatformHooks {
@@ -45,7 +66,7 @@ impl Hooks for PlatformHooks {
             self.runtime.spawn(async move {
                 match platform.authenticate_device_certificate(&fingerprint).await {
                     Ok(identity) => reply.send(AuthDecision::Allow {
-                        identity: Some(Arc::new(identity)),
+                        identity: Some(signed_in(&platform, identity).await),
                         anonymous: false,
                     }),
                     Err(_) => fallback.authenticate(
@@ -86,7 +107,7 @@ impl Hooks for PlatformHooks {
             for token in candidates {
                 if let Ok(identity) = platform.authenticate_device(&token).await {
                     reply.send(AuthDecision::Allow {
-                        identity: Some(Arc::new(identity)),
+                        identity: Some(signed_in(&platform, identity).await),
                         anonymous: false,
                     });
                     return;
@@ -97,27 +118,58 @@ impl Hooks for PlatformHooks {
     }
 
     fn authorize(&self, client: &ClientInfo, action: Action, topic: &str) -> bool {
-        match device(client) {
-            // A device uses its own device API and nothing else (ACL rules for wider access
-            // are planned). Device API topics are never routed between clients: telemetry is
-            // consumed by the platform, and other uploads (attributes) are refused until the
-            // platform stores them, so one device's `v1/devices/me/...` message can never
-            // reach another device subscribed to the same literal topic.
-            Some(_) => match action {
-                Action::Publish => topic == TELEMETRY_TOPIC,
+        // Device API topics follow their own rules, which access rules cannot widen: they
+        // are never routed between clients (telemetry is consumed by the platform, other
+        // uploads are refused until the platform stores them), so one device's
+        // `v1/devices/me/...` message can never reach another device.
+        let names_device_api = match action {
+            Action::Publish => topic.starts_with(DEVICE_PREFIX),
+            Action::Subscribe => filter_names_device_api(topic),
+        };
+        if names_device_api {
+            return match (device(client), action) {
+                (Some(_), Action::Publish) => topic == TELEMETRY_TOPIC,
                 // Wildcards below the prefix are fine (ThingsBoard firmware subscribes to
-                // `v1/devices/me/rpc/request/+`): nothing but the platform feeds these topics.
-                Action::Subscribe => topic.starts_with(DEVICE_PREFIX),
-            },
-            // Anonymous clients (only when allowed) get plain pub/sub, never the device API.
-            None => {
-                client.anonymous
-                    && match action {
-                        Action::Publish => !topic.starts_with(DEVICE_PREFIX),
-                        Action::Subscribe => !filter_names_device_api(topic),
-                    }
+                // `v1/devices/me/rpc/request/+`): nothing but the platform feeds these.
+                (Some(_), Action::Subscribe) => topic.starts_with(DEVICE_PREFIX),
+                (None, _) => false,
+            };
+        }
+        // Anything else: access rules decide, a matching deny first; without a matching
+        // rule devices get nothing and anonymous clients (when allowed) everything.
+        let tenant = match device(client) {
+            Some(d) => Some(d.identity.tenant),
+            None if client.anonymous => None,
+            None => return false,
+        };
+        let rules = self.platform.acl_rules();
+        let applicable = rules.iter().filter(|r| {
+            (tenant.is_none() || Some(r.tenant) == tenant)
+                && acl_action_matches(r.action, action)
+                && match (&r.target, device(client)) {
+                    (AclTarget::Everyone, _) => true,
+                    (AclTarget::Device(id), Some(d)) => *id == d.identity.device_id,
+                    (AclTarget::Label(label), Some(d)) => d.labels.iter().any(|l| l == label),
+                    _ => false,
+                }
+        });
+        let mut allowed = None;
+        for rule in applicable {
+            let hit = match action {
+                Action::Publish => topic::matches(&rule.filter, topic),
+                // A SUBSCRIBE is allowed when a rule's filter covers everything the requested
+                // one can match, and refused when a deny rule's filter overlaps it at all.
+                Action::Subscribe if rule.allow => filter_covers(&rule.filter, topic),
+                Action::Subscribe => filters_overlap(&rule.filter, topic),
+            };
+            if hit {
+                if !rule.allow {
+                    return false;
+                }
+                allowed = Some(true);
             }
         }
+        allowed.unwrap_or(device(client).is_none())
     }
 
     fn disposition(&self, client: &ClientInfo, publish: &Publish) -> Disposition {
@@ -129,7 +181,7 @@ impl Hooks for PlatformHooks {
     }
 
     fn consume(&self, client: ClientInfo, publish: Publish, reply: Reply<PublishResult>) {
-        let Some(identity) = device(&client).copied() else {
+        let Some(identity) = device(&client).map(|d| d.identity) else {
             reply.send(Err(ReasonCode::NotAuthorized));
             return;
         };
@@ -162,6 +214,53 @@ impl Hooks for PlatformHooks {
             };
             reply.send(result);
         });
+    }
+}
+
+fn acl_action_matches(rule: AclAction, action: Action) -> bool {
+    matches!(
+        (rule, action),
+        (AclAction::All, _)
+            | (AclAction::Publish, Action::Publish)
+            | (AclAction::Subscribe, Action::Subscribe)
+    )
+}
+
+/// Drops a `$share/{group}/` prefix.
+fn plain_filter(filter: &str) -> &str {
+    match filter.strip_prefix("$share/") {
+        Some(rest) => rest.split_once('/').map_or("", |(_, f)| f),
+        None => filter,
+    }
+}
+
+/// Whether every topic `inner` matches is also matched by `outer`.
+fn filter_covers(outer: &str, inner: &str) -> bool {
+    let mut o = outer.split('/');
+    let mut i = plain_filter(inner).split('/');
+    loop {
+        match (o.next(), i.next()) {
+            (Some("#"), _) => return true,
+            (None, None) => return true,
+            (Some("+"), Some(level)) if level != "#" => {}
+            (Some(a), Some(b)) if a == b && a != "+" && a != "#" => {}
+            _ => return false,
+        }
+    }
+}
+
+/// Whether some topic is matched by both filters.
+fn filters_overlap(a: &str, b: &str) -> bool {
+    let mut x = a.split('/');
+    let mut y = plain_filter(b).split('/');
+    loop {
+        match (x.next(), y.next()) {
+            (Some("#"), _) | (_, Some("#")) => return true,
+            (None, None) => return true,
+            (Some("+"), Some(_)) | (Some(_), Some("+")) => {}
+            (Some(p), Some(q)) if p == q => {}
+            _ => return false,
+        }
     }
 }
 

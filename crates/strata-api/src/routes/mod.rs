@@ -3,5 +3,6 @@
 pub mod auth;
 pub mod device_api;
 pub mod devices;
+pub mod mqtt_acl;
 pub mod system;
 pub mod telemetry;

@@ -105,6 +105,19 @@ const MIGRATIONS: &[&str] = &[
         message BLOB NOT NULL
     );
     "#,
+    // 3: MQTT access rules.
+    r#"
+    CREATE TABLE mqtt_acl_rules (
+        id TEXT PRIMARY KEY,
+        tenant_id INTEGER NOT NULL REFERENCES tenants (id),
+        action TEXT NOT NULL,
+        filter TEXT NOT NULL,
+        target_kind TEXT NOT NULL,
+        target TEXT NOT NULL,
+        allow INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

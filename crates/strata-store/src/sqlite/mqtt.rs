@@ -4,7 +4,10 @@ use async_trait::async_trait;
 use rusqlite::params;
 
 use super::SqliteStore;
-use crate::{MqttSessionRow, MqttState, MqttStateStore, StoreError};
+use uuid::Uuid;
+
+use super::accounts::parse_uuid;
+use crate::{AclRuleRow, MqttSessionRow, MqttState, MqttStateStore, StoreError, TenantId};
 
 #[async_trait]
 impl MqttStateStore for SqliteStore {
@@ -54,6 +57,68 @@ impl MqttStateStore for SqliteStore {
                     state.retained.push((row.get(0)?, row.get(1)?));
                 }
                 Ok(state)
+            })
+            .await
+    }
+
+    async fn list_acl_rules(&self) -> Result<Vec<AclRuleRow>, StoreError> {
+        self.readers
+            .read(|conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT id, tenant_id, action, filter, target_kind, target, allow, created_at
+                     FROM mqtt_acl_rules ORDER BY created_at, id",
+                )?;
+                let mut rows = stmt.query([])?;
+                let mut out = Vec::new();
+                while let Some(row) = rows.next()? {
+                    let id: String = row.get(0)?;
+                    out.push(AclRuleRow {
+                        id: parse_uuid(&id)?,
+                        tenant: TenantId(row.get(1)?),
+                        action: row.get(2)?,
+                        filter: row.get(3)?,
+                        target_kind: row.get(4)?,
+                        target: row.get(5)?,
+                        allow: row.get(6)?,
+                        created_at: row.get(7)?,
+                    });
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    async fn add_acl_rule(&self, rule: AclRuleRow) -> Result<(), StoreError> {
+        self.writer
+            .exec(1, move |ctx| {
+                ctx.conn.execute(
+                    "INSERT INTO mqtt_acl_rules
+                     (id, tenant_id, action, filter, target_kind, target, allow, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![
+                        rule.id.to_string(),
+                        rule.tenant.0,
+                        rule.action,
+                        rule.filter,
+                        rule.target_kind,
+                        rule.target,
+                        rule.allow,
+                        rule.created_at
+                    ],
+                )?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn delete_acl_rule(&self, tenant: TenantId, id: Uuid) -> Result<bool, StoreError> {
+        self.writer
+            .exec(1, move |ctx| {
+                let n = ctx.conn.execute(
+                    "DELETE FROM mqtt_acl_rules WHERE tenant_id = ?1 AND id = ?2",
+                    params![tenant.0, id.to_string()],
+                )?;
+                Ok(n > 0)
             })
             .await
     }
