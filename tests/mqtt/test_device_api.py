@@ -147,10 +147,10 @@ def test_device_api_traffic_never_reaches_other_clients(data_dir):
         assert watcher.subscribe("$share/g/v1/devices/me/#", qos=1)[0].value == 0x87
         a = Client(server, version=V5, username=token_a)
         a.connect()
-        # Telemetry is consumed by the platform; other device API uploads are refused.
+        # Telemetry and attributes are consumed by the platform; other uploads are refused.
         a.publish("v1/devices/me/telemetry", '{"t": 1}', qos=1)
-        rc = a.publish_rc("v1/devices/me/attributes", '{"fw": "1.0"}', qos=1)
-        assert rc == 0x87
+        assert a.publish_rc("v1/devices/me/attributes", '{"fw": "1.0"}', qos=1) == 0
+        assert a.publish_rc("v1/devices/me/rpc/response/1", '{}', qos=1) == 0x87
         # A marker proves the watcher's subscription works, and that nothing came before it.
         marker = Client(server, version=V5)
         marker.connect()
@@ -160,3 +160,18 @@ def test_device_api_traffic_never_reaches_other_clients(data_dir):
         b.expect_none()
     finally:
         server.kill()
+
+
+def test_client_attributes_over_mqtt(strata):
+    device_id, token = strata.create_device("attrs")
+    c = Client(strata, version=V5, username=token)
+    c.connect()
+    assert c.publish_rc("v1/devices/me/attributes", '{"fw": "1.2.0", "serial": 42}') == 0
+    assert c.publish_rc("v1/devices/me/attributes", '{"serial": null, "cfg": {"rate": 5}}') == 0
+    # Not an object, or not JSON: refused with 0x99 (payload format invalid), nothing stored.
+    assert c.publish_rc("v1/devices/me/attributes", '[1, 2]') == 0x99
+    assert c.publish_rc("v1/devices/me/attributes", '{oops') == 0x99
+    c.disconnect()
+    status, body = strata.call("GET", f"/api/devices/{device_id}/attributes")
+    assert status == 200, body
+    assert {a["key"]: a["value"] for a in body} == {"cfg": {"rate": 5}, "fw": "1.2.0"}

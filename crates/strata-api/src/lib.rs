@@ -58,6 +58,10 @@ pub fn app(state: AppState) -> Router {
                 .delete(routes::devices::delete_device),
         )
         .route(
+            "/api/devices/{id}/attributes",
+            get(routes::devices::attributes),
+        )
+        .route(
             "/api/devices/{id}/credentials",
             get(routes::devices::list_credentials),
         )

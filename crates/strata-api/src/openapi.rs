@@ -20,6 +20,7 @@ use crate::routes::{auth, device_api, devices, mqtt_acl, system, telemetry};
         devices::create_device, devices::list_devices, devices::get_device,
         devices::update_device, devices::delete_device, devices::list_credentials,
         devices::rotate_access_token, devices::add_x509, devices::revoke_credential,
+        devices::attributes,
         telemetry::latest, telemetry::keys, telemetry::range, telemetry::aggregate,
         telemetry::delete,
         device_api::telemetry_token_in_path, device_api::telemetry_bearer,

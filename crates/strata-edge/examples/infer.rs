@@ -1,7 +1,7 @@
 //! Runs a `.tflite` model on an all-zero input and prints the output and arena size.
 //!
 //! ```text
-//! cargo run --release -p strata-edge --example infer -- ../shared/models/person_detect.tflite 10
+//! cargo run --release -p strata-edge --example infer -- crates/strata-edge/models/person_detect.tflite 10
 //! ```
 //! The optional second argument repeats the inference (for profiling, e.g. under callgrind).
 #![allow(clippy::unwrap_used)]

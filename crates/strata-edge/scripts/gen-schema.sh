@@ -13,7 +13,7 @@
 #
 # Usage (from the crate directory): sh scripts/gen-schema.sh [path/to/schema.fbs]
 set -eu
-SCHEMA="${1:-../../../shared/models/schema.fbs}"
+SCHEMA="${1:-models/schema.fbs}"
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 sed -E '516s/ \(deprecated\)//; 677s/ \(deprecated\)//; 1516s/ \(deprecated\)//' "$SCHEMA" > "$TMP/schema.fbs"

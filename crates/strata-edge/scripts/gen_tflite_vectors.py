@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generates bit-exactness test vectors for the int8 TFLite engine from TFLite Micro.
 
-For each model in shared/models, N inputs are derived from seeds (base_seed + i) with the
+For each model in models/ (a copy of shared/models), N inputs are derived from seeds (base_seed + i) with the
 splitmix64-based generator below -- implemented identically in tests/tflite_reference.rs -- and
 run through the TensorFlow Lite Micro reference interpreter (PyPI `tflite-micro`, pre-release:
 `pip install --pre tflite-micro`). Only the outputs are stored (hex), in
@@ -20,7 +20,7 @@ import numpy as np
 GOLDEN = 0x9E3779B97F4A7C15
 MASK = (1 << 64) - 1
 
-# (file name, where it lives, base seed, sample count). "shared": shared/models (the reference
+# (file name, where it lives, base seed, sample count). "shared": models/, a copy of shared/models (the reference
 # models); "vectors": tests/vectors (synthetic models from gen_synthetic_models.py).
 MODELS = [
     ("hello_world_int8.tflite", "shared", 1_000_000, 2000),
@@ -57,7 +57,7 @@ def main() -> None:
     crate = os.path.dirname(here)
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.path.join(crate, "tests", "vectors"))
-    ap.add_argument("--models", default=os.path.join(crate, "..", "..", "..", "shared", "models"))
+    ap.add_argument("--models", default=os.path.join(crate, "models"))
     ap.add_argument("--scale", type=float, default=1.0)
     args = ap.parse_args()
 

@@ -15,7 +15,7 @@ fn garbage_is_an_invalid_flatbuffer() {
         Model::new(&[1, 2, 3]),
         Err(Error::InvalidFlatbuffer(_))
     ));
-    let mut bytes = read("../../../shared/models/hello_world_int8.tflite");
+    let mut bytes = read("models/hello_world_int8.tflite");
     bytes.truncate(100);
     assert!(Model::new(&bytes).is_err());
 }
@@ -66,7 +66,7 @@ fn accessors_check_index_and_type() {
 
 #[test]
 fn model_bytes_are_borrowed_not_copied() {
-    let bytes = read("../../../shared/models/person_detect.tflite");
+    let bytes = read("models/person_detect.tflite");
     let model = Model::new(&bytes).unwrap();
     // The model handle is a few borrowed table references, not a copy of the 300 KB buffer.
     assert!(core::mem::size_of_val(&model) < 256);

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use strata_edge::tflite::{Error, Interpreter, Model};
 
 fn models_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/models")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("models")
 }
 
 fn load(name: &str) -> Vec<u8> {
@@ -168,7 +168,7 @@ fn synthetic_conv_bit_exact_with_tflm() {
     assert_eq!(check_file(&vector_path("synthetic_conv")), 1000);
 }
 
-/// The documented zero-input outputs (shared/models/README.md).
+/// The documented zero-input outputs (models/README.md).
 #[test]
 fn zero_input_outputs_match_readme() {
     for (name, want) in [

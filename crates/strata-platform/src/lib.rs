@@ -12,6 +12,7 @@
 
 pub mod accounts;
 pub mod acl;
+pub mod attributes;
 mod error;
 pub mod registry;
 mod secrets;

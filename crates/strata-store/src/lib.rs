@@ -23,5 +23,7 @@ mod traits;
 mod types;
 
 pub use error::StoreError;
-pub use traits::{AccountStore, Backend, DeviceStore, MqttStateStore, TelemetryStore};
+pub use traits::{
+    AccountStore, AttributeStore, Backend, DeviceStore, MqttStateStore, TelemetryStore,
+};
 pub use types::*;

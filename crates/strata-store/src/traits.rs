@@ -159,7 +159,27 @@ pub trait MqttStateStore: Send + Sync {
     async fn delete_acl_rule(&self, tenant: TenantId, id: Uuid) -> Result<bool, StoreError>;
 }
 
-/// Everything a backend provides.
-pub trait Backend: AccountStore + DeviceStore + TelemetryStore + MqttStateStore {}
+/// Client attributes: the latest value a device reported for each name.
+#[async_trait]
+pub trait AttributeStore: Send + Sync {
+    /// Sets (replaces) attributes of a device durably; `None` deletes one.
+    async fn set_attributes(
+        &self,
+        device: DeviceKey,
+        values: Vec<(String, Option<String>)>,
+        now: Millis,
+    ) -> Result<(), StoreError>;
+    /// A device's attributes, by name.
+    async fn attributes(&self, device: DeviceKey) -> Result<Vec<Attribute>, StoreError>;
+}
 
-impl<T: AccountStore + DeviceStore + TelemetryStore + MqttStateStore> Backend for T {}
+/// Everything a backend provides.
+pub trait Backend:
+    AccountStore + DeviceStore + TelemetryStore + MqttStateStore + AttributeStore
+{
+}
+
+impl<T: AccountStore + DeviceStore + TelemetryStore + MqttStateStore + AttributeStore> Backend
+    for T
+{
+}

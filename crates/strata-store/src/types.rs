@@ -464,3 +464,14 @@ pub struct AclRuleRow {
     /// Creation time.
     pub created_at: Millis,
 }
+
+/// One client attribute of a device (a value the device reports about itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attribute {
+    /// Name.
+    pub key: String,
+    /// JSON text of the value.
+    pub value_json: String,
+    /// When it was last set (ms).
+    pub updated_at: Millis,
+}

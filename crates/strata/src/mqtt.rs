@@ -2,7 +2,8 @@
 //! topics feed telemetry ingest (acknowledged once durable), and topic access is checked.
 //!
 //! Device topics (ThingsBoard-compatible, so existing firmware works unchanged):
-//! - `v1/devices/me/telemetry`: the same JSON shapes as the HTTP device API.
+//! - `v1/devices/me/telemetry`: the same JSON shapes as the HTTP device API;
+//! - `v1/devices/me/attributes`: client attributes, a JSON object (`null` deletes one).
 //!
 //! A device authenticates with its access token as the MQTT user name (or as the password).
 
@@ -22,6 +23,8 @@ use strata_store::DeviceIdentity;
 pub(crate) const DEVICE_PREFIX: &str = "v1/devices/me/";
 /// Telemetry upload topic.
 pub(crate) const TELEMETRY_TOPIC: &str = "v1/devices/me/telemetry";
+/// Client attributes upload topic.
+pub(crate) const ATTRIBUTES_TOPIC: &str = "v1/devices/me/attributes";
 
 pub(crate) struct PlatformHooks {
     pub(crate) platform: Platform,
@@ -119,16 +122,16 @@ impl Hooks for PlatformHooks {
 
     fn authorize(&self, client: &ClientInfo, action: Action, topic: &str) -> bool {
         // Device API topics follow their own rules, which access rules cannot widen: they
-        // are never routed between clients (telemetry is consumed by the platform, other
-        // uploads are refused until the platform stores them), so one device's
-        // `v1/devices/me/...` message can never reach another device.
+        // are never routed between clients (telemetry and attributes are consumed by the
+        // platform, other uploads are refused), so one device's `v1/devices/me/...` message
+        // can never reach another device.
         let names_device_api = match action {
             Action::Publish => topic.starts_with(DEVICE_PREFIX),
             Action::Subscribe => filter_names_device_api(topic),
         };
         if names_device_api {
             return match (device(client), action) {
-                (Some(_), Action::Publish) => topic == TELEMETRY_TOPIC,
+                (Some(_), Action::Publish) => topic == TELEMETRY_TOPIC || topic == ATTRIBUTES_TOPIC,
                 // Wildcards below the prefix are fine (ThingsBoard firmware subscribes to
                 // `v1/devices/me/rpc/request/+`): nothing but the platform feeds these.
                 (Some(_), Action::Subscribe) => topic.starts_with(DEVICE_PREFIX),
@@ -173,7 +176,9 @@ impl Hooks for PlatformHooks {
     }
 
     fn disposition(&self, client: &ClientInfo, publish: &Publish) -> Disposition {
-        if device(client).is_some() && publish.topic == TELEMETRY_TOPIC {
+        if device(client).is_some()
+            && (publish.topic == TELEMETRY_TOPIC || publish.topic == ATTRIBUTES_TOPIC)
+        {
             Disposition::Consume
         } else {
             Disposition::Route
@@ -196,7 +201,12 @@ impl Hooks for PlatformHooks {
         };
         let platform = self.platform.clone();
         self.runtime.spawn(async move {
-            let result = match platform.ingest_json(&identity, payload, "mqtt").await {
+            let stored = if publish.topic == ATTRIBUTES_TOPIC {
+                platform.set_client_attributes(&identity, payload).await
+            } else {
+                platform.ingest_json(&identity, payload, "mqtt").await
+            };
+            let result = match stored {
                 Ok(_) => Ok(()),
                 Err(e) => {
                     tracing::debug!(device = %identity.device_id, error = %e, "telemetry refused");

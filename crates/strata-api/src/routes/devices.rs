@@ -374,3 +374,38 @@ pub(crate) async fn revoke_credential(
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// A client attribute.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttributeOut {
+    /// Name.
+    pub key: String,
+    /// Value (any JSON).
+    #[schema(value_type = Object)]
+    pub value: serde_json::Value,
+    /// When it was last set, ms.
+    pub updated_at: i64,
+}
+
+/// A device's client attributes (what it reported about itself over
+/// `v1/devices/me/attributes`).
+#[utoipa::path(get, path = "/api/devices/{id}/attributes", tag = "devices",
+    security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = [AttributeOut]), (status = 404, body = ErrorBody)))]
+pub(crate) async fn attributes(
+    State(state): State<AppState>,
+    Auth(me): Auth,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<Vec<AttributeOut>>, ApiError> {
+    let values = state.platform.client_attributes(&me, id).await?;
+    Ok(Json(
+        values
+            .into_iter()
+            .map(|a| AttributeOut {
+                key: a.key,
+                value: a.value,
+                updated_at: a.updated_at,
+            })
+            .collect(),
+    ))
+}

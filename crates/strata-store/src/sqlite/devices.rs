@@ -272,6 +272,8 @@ impl DeviceStore for SqliteStore {
                     .execute("DELETE FROM telemetry_latest WHERE device = ?1", [key])?;
                 ctx.latest.retain(|(device, _), _| *device != key);
                 ctx.conn
+                    .execute("DELETE FROM device_attributes WHERE device = ?1", [key])?;
+                ctx.conn
                     .execute("DELETE FROM devices WHERE key = ?1", [key])?;
                 Ok(true)
             })

@@ -2,6 +2,7 @@
 //! commit, and a small pool of read-only connections for queries.
 
 mod accounts;
+mod attributes;
 mod devices;
 mod migrations;
 mod mqtt;
