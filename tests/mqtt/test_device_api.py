@@ -48,8 +48,11 @@ def test_mosquitto_pub_with_token(strata):
 @pytest.mark.parametrize("version,code", [(V311, 0x86), (V5, 0x86)])
 def test_wrong_token_is_refused(strata, version, code):
     c = Client(strata, version=version, username="not-a-token")
-    _, rc, _ = c.connect(expect_ok=False)
+    _, rc, props = c.connect(expect_ok=False)
     assert rc.value == code
+    if version == V5:
+        # 5.0 clients are told what to do next.
+        assert "access token" in props.ReasonString, props
 
 
 @pytest.mark.parametrize("version,code", [(V311, 0x87), (V5, 0x87)])

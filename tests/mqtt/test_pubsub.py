@@ -390,6 +390,8 @@ def test_v5_violations_end_with_the_specified_reason_code(open_strata, packet, r
     rest = data[connack_len:]
     assert rest[:1] == b"\xe0", data  # then DISCONNECT
     assert rest[2] == reason, (hex(rest[2]), data)
+    # With a Reason String (property 0x1F) saying what was wrong.
+    assert rest[4:5] == b"\x1f" and len(rest) > 8, data
     s.close()
 
 

@@ -243,3 +243,81 @@ def test_retained_messages_expire(open_strata):
     assert m.topic == "exp/long"
     assert 90 <= m.properties.MessageExpiryInterval < 100  # what is left of it
     c.expect_none()
+
+
+# --- raw 5.0 helpers: what the server sends, byte for byte --------------------------------
+
+def v5_connect(server, client_id, props=b""):
+    s = socket.create_connection((server.mqtt_host, server.mqtt_port), timeout=10)
+    body = mqtt_str("MQTT") + bytes([5, 0x02]) + struct.pack(">H", 60) + \
+        remaining_length(len(props)) + props + mqtt_str(client_id)
+    s.sendall(packet(0x10, body))
+    first, connack = recv_packet(s)
+    assert first == 0x20 and connack[1] == 0, connack
+    return s
+
+
+def v5_subscribe(s, topic, qos):
+    s.sendall(packet(0x82, struct.pack(">H", 1) + b"\x00" + mqtt_str(topic) + bytes([qos])))
+    first, body = recv_packet(s)
+    assert first == 0x90 and body[-1] == qos, body
+
+
+def parse_v5_publish(first, body):
+    """(topic, packet id or None, properties bytes, payload)."""
+    n = struct.unpack(">H", body[:2])[0]
+    topic, at = body[2:2 + n].decode(), 2 + n
+    packet_id = None
+    if (first >> 1) & 3:
+        packet_id, at = body[at:at + 2], at + 2
+    mult, plen = 1, 0
+    while True:
+        b = body[at]
+        at += 1
+        plen += (b & 0x7F) * mult
+        mult *= 128
+        if not b & 0x80:
+            break
+    return topic, packet_id, body[at:at + plen], body[at + plen:]
+
+
+def test_server_topic_aliases_towards_the_client(open_strata):
+    # The client accepts up to 4 aliases (property 0x22).
+    s = v5_connect(open_strata, "alias-rx", props=b"\x22\x00\x04")
+    v5_subscribe(s, "long/topic/for/aliasing", 0)
+    pub = Client(open_strata)
+    pub.connect()
+    for i in range(3):
+        pub.publish("long/topic/for/aliasing", f"m{i}", qos=1)
+    seen = [parse_v5_publish(*recv_packet(s)) for _ in range(3)]
+    # The first carries the topic and sets an alias; later ones use the alias alone.
+    topic0, _, props0, payload0 = seen[0]
+    assert topic0 == "long/topic/for/aliasing" and props0[:1] == b"\x23", seen[0]
+    alias = props0[1:3]
+    for topic, _, props, _ in seen[1:]:
+        assert topic == "" and props == b"\x23" + alias, seen
+    assert [p for *_, p in seen] == [b"m0", b"m1", b"m2"]
+    s.close()
+
+
+def test_client_receive_maximum_limits_unacknowledged_messages(open_strata):
+    # Receive Maximum 2 (property 0x21): at most two QoS 1 messages unacknowledged.
+    s = v5_connect(open_strata, "rm-2", props=b"\x21\x00\x02")
+    v5_subscribe(s, "rm", 1)
+    pub = Client(open_strata)
+    pub.connect()
+    for i in range(5):
+        pub.publish("rm", f"m{i}", qos=1)
+    first = [parse_v5_publish(*recv_packet(s)) for _ in range(2)]
+    assert [p for *_, p in first] == [b"m0", b"m1"]
+    s.settimeout(1.0)
+    try:
+        extra = s.recv(64)
+        raise AssertionError(f"a third message before any PUBACK: {extra!r}")
+    except socket.timeout:
+        pass
+    s.settimeout(10)
+    s.sendall(packet(0x40, first[0][1]))  # PUBACK the first: one more may come
+    nxt = parse_v5_publish(*recv_packet(s))
+    assert nxt[3] == b"m2"
+    s.close()

@@ -50,6 +50,23 @@ fn take_output(conn: &mut Conn, out: &mut BytesMut, scratch: &mut BytesMut) -> u
     }
 }
 
+/// What a 5.0 client is told when its CONNECT is refused: what to do next.
+fn refusal_text(reason: ReasonCode) -> Option<String> {
+    let text = match reason {
+        ReasonCode::BadUserNameOrPassword => {
+            "unknown or revoked credentials: use a current device access token as the user \
+             name or password"
+        }
+        ReasonCode::NotAuthorized => {
+            "credentials needed: a device access token as user name or password, or a \
+             registered client certificate (anonymous access is off)"
+        }
+        ReasonCode::ServerUnavailable => "the server is starting or stopping: try again",
+        _ => return None,
+    };
+    Some(text.to_string())
+}
+
 pub(crate) const WAKER: Token = Token(usize::MAX);
 const LISTENER_BASE: usize = usize::MAX - 1024;
 const SCRATCH_BYTES: usize = 64 * 1024;
@@ -559,7 +576,10 @@ impl Worker {
                 // CONNECTs with an authentication method are refused, so no connection has
                 // one: AUTH is a protocol error (5.0 4.12.0-1).
                 if let Some(conn) = self.conns.get_mut(token) {
-                    conn.proto.disconnect(ReasonCode::ProtocolError);
+                    conn.proto.disconnect_with(
+                        ReasonCode::ProtocolError,
+                        Some("AUTH without an authentication method in CONNECT".into()),
+                    );
                 }
             }
             Event::ProtocolError(violation) => {
@@ -626,7 +646,7 @@ impl Worker {
             } => (identity, anonymous),
             AuthDecision::Deny(reason) => {
                 metrics::counter!("strata_mqtt_auth_failures_total").increment(1);
-                let _ = conn.proto.reject_connect(reason);
+                let _ = conn.proto.reject_connect_with(reason, refusal_text(reason));
                 self.process(token);
                 self.read(token);
                 return;

@@ -45,7 +45,7 @@ pub use session::{InflightMessage, OutgoingState, PendingMessage, SessionState};
 
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use bytes::BytesMut;
 
@@ -350,13 +350,23 @@ impl ServerConnection {
     /// Rejects the pending CONNECT with `reason` (e.g. `NotAuthorized`, `BadUserNameOrPassword`)
     /// and closes the connection. On 3.1.1 the closest CONNACK return code is sent.
     pub fn reject_connect(&mut self, reason: ReasonCode) -> Result<(), UsageError> {
+        self.reject_connect_with(reason, None)
+    }
+
+    /// Like [`reject_connect`](Self::reject_connect), with a human-readable Reason String for
+    /// 5.0 clients (dropped if it would exceed the client's Maximum Packet Size).
+    pub fn reject_connect_with(
+        &mut self,
+        reason: ReasonCode,
+        reason_string: Option<String>,
+    ) -> Result<(), UsageError> {
         if self.state != State::ConnectPending {
             return Err(UsageError::NoPendingConnect);
         }
         if !reason.is_error() {
             return Err(crate::EncodeError::ReasonCodeNotAllowed(reason).into());
         }
-        self.send_connack_error(reason);
+        self.send_connack_error_with(reason, reason_string);
         self.close(DisconnectReason::Server(reason), false);
         Ok(())
     }
@@ -535,10 +545,15 @@ impl ServerConnection {
     /// Before the CONNECT is accepted, use `reject_connect` instead; called then, this closes
     /// the connection without a CONNACK.
     pub fn disconnect(&mut self, reason: ReasonCode) {
+        self.disconnect_with(reason, None);
+    }
+
+    /// Like [`disconnect`](Self::disconnect), with a Reason String for 5.0 clients.
+    pub fn disconnect_with(&mut self, reason: ReasonCode, reason_string: Option<String>) {
         match self.state {
             State::Closed => {}
             State::Connected => {
-                self.send_disconnect(reason);
+                self.send_disconnect_with(reason, reason_string);
                 self.close(DisconnectReason::Server(reason), true);
             }
             State::AwaitingConnect | State::ConnectPending => {
@@ -645,22 +660,48 @@ impl ServerConnection {
     }
 
     fn send_connack_error(&mut self, reason: ReasonCode) {
+        self.send_connack_error_with(reason, None);
+    }
+
+    /// A refusing CONNACK; on 5.0 with `reason_string` as a Reason String, when the client's
+    /// Maximum Packet Size leaves room for it.
+    fn send_connack_error_with(&mut self, reason: ReasonCode, reason_string: Option<String>) {
         let reason = if reason.allowed_in(ReasonContext::ConnAck) && reason.is_error() {
             reason
         } else {
             ReasonCode::UnspecifiedError
         };
-        self.send(Packet::ConnAck(ConnAck::new(false, reason)));
+        let mut connack = ConnAck::new(false, reason);
+        if self.version.is_v5() {
+            connack.properties.reason_string = reason_string;
+            if connack
+                .encoded_len(self.version)
+                .is_ok_and(|n| n > self.client.maximum_packet_size as usize)
+            {
+                connack.properties.reason_string = None;
+            }
+        }
+        self.send(Packet::ConnAck(connack));
     }
 
-    fn send_disconnect(&mut self, reason: ReasonCode) {
+    /// DISCONNECT on 5.0 (nothing on 3.1.1), with a Reason String saying what went wrong
+    /// when the client's Maximum Packet Size leaves room for it (5.0 3.14.2.2.3).
+    fn send_disconnect_with(&mut self, reason: ReasonCode, reason_string: Option<String>) {
         if self.version.is_v5() {
             let reason = if reason.allowed_in(ReasonContext::Disconnect) {
                 reason
             } else {
                 ReasonCode::UnspecifiedError
             };
-            self.send(Packet::Disconnect(Disconnect::new(reason)));
+            let mut disconnect = Disconnect::new(reason);
+            disconnect.properties.reason_string = reason_string;
+            if disconnect
+                .encoded_len(self.version)
+                .is_ok_and(|n| n > self.client.maximum_packet_size as usize)
+            {
+                disconnect.properties.reason_string = None;
+            }
+            self.send(Packet::Disconnect(disconnect));
         }
     }
 
@@ -993,7 +1034,7 @@ impl ServerConnection {
         let code = v.reason_code();
         let connected = self.state == State::Connected;
         if connected {
-            self.send_disconnect(code);
+            self.send_disconnect_with(code, Some(v.to_string()));
         }
         self.events.push_back(Event::ProtocolError(v));
         self.close(DisconnectReason::ProtocolError(code), connected);

@@ -29,15 +29,20 @@ fn disconnected(events: &[Event]) -> Option<(DisconnectReason, bool)> {
     })
 }
 
-/// After a protocol violation: 5.0 gets DISCONNECT with `code`, 3.1.1 gets nothing.
+/// After a protocol violation: 5.0 gets DISCONNECT with `code` and a Reason String naming
+/// the violation, 3.1.1 gets nothing.
 fn assert_closed_with(pair: &mut Pair, code: ReasonCode) {
     let packets = pair.recv();
+    let events = pair.events();
     if pair.is_v5() {
-        assert_eq!(packets, [Packet::Disconnect(Disconnect::new(code))]);
+        let mut expected = Disconnect::new(code);
+        if let Some(Event::ProtocolError(v)) = events.first() {
+            expected.properties.reason_string = Some(v.to_string());
+        }
+        assert_eq!(packets, [Packet::Disconnect(expected)]);
     } else {
         assert_eq!(packets, []);
     }
-    let events = pair.events();
     assert!(
         matches!(events.first(), Some(Event::ProtocolError(v)) if v.reason_code() == code),
         "{events:?}"
