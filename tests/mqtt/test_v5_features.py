@@ -321,3 +321,47 @@ def test_client_receive_maximum_limits_unacknowledged_messages(open_strata):
     nxt = parse_v5_publish(*recv_packet(s))
     assert nxt[3] == b"m2"
     s.close()
+
+
+def test_qos2_flow_survives_a_session_takeover(data_dir):
+    """The subscriber acknowledged a QoS 2 message with PUBREC, then another connection takes
+    its session over before PUBCOMP: the new connection must get PUBREL for that packet
+    identifier, not the message a second time (exactly once). One event loop: takeovers
+    across loops hand over copies of unfinished messages (see README)."""
+    from conftest import Strata
+
+    open_strata = Strata(data_dir, {"STRATA_MQTT__ALLOW_ANONYMOUS": "true",
+                                    "STRATA_MQTT__WORKERS": "1"})
+    try:
+        _qos2_takeover(open_strata)
+    finally:
+        open_strata.kill()
+
+
+def _qos2_takeover(open_strata):
+    a, _ = raw_connect(open_strata, "q2-takeover", clean=False)
+    a.sendall(packet(0x82, struct.pack(">H", 1) + mqtt_str("q2t") + b"\x02"))
+    first, _ = recv_packet(a)
+    assert first == 0x90
+    pub = Client(open_strata, version=V311)
+    pub.connect()
+    pub.publish("q2t", "only-once", qos=2)
+    first, body = recv_packet(a)
+    assert first & 0xF6 == 0x34, hex(first)  # PUBLISH QoS 2
+    packet_id = body[2 + 3:4 + 3]
+    a.sendall(packet(0x50, packet_id))  # PUBREC
+    first, body = recv_packet(a)
+    assert first == 0x62 and body == packet_id  # PUBREL; no PUBCOMP sent
+    b, present = raw_connect(open_strata, "q2-takeover", clean=False)
+    assert present
+    first, body = recv_packet(b)
+    assert (first, body) == (0x62, packet_id), (hex(first), body)  # PUBREL again, no PUBLISH
+    b.sendall(packet(0x70, packet_id))  # PUBCOMP
+    b.settimeout(1.0)
+    try:
+        extra = b.recv(64)
+        assert extra == b"", f"unexpected after PUBCOMP: {extra!r}"
+    except socket.timeout:
+        pass
+    a.close()
+    b.close()

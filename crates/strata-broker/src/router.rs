@@ -143,6 +143,12 @@ impl Router {
         self.by_client.contains_key(client_id)
     }
 
+    /// The connection currently holding `client_id`'s session, if any.
+    pub(crate) fn online(&self, client_id: &str) -> Option<ConnRef> {
+        let key = self.by_client.get(client_id)?;
+        self.sessions.get(*key)?.online
+    }
+
     /// Binds a connection to the session of `client_id`, creating or resuming it.
     pub(crate) fn connect(
         &mut self,

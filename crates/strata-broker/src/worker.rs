@@ -683,6 +683,18 @@ impl Worker {
             token,
             generation,
         };
+        // A takeover from a connection on this worker: close the old connection first, so
+        // its complete session state (in-flight messages with their packet identifiers, a
+        // QoS 2 flow waiting for PUBCOMP) goes back to the session and the new connection
+        // resumes it exactly, instead of getting copies of unfinished messages. (From
+        // another worker the old connection's messages are handed over as it closes.)
+        let old = self.shared.router().online(&client_id);
+        if let Some(old) = old
+            && old.worker == index
+            && old.token != token
+        {
+            self.kick(old, ReasonCode::SessionTakenOver);
+        }
         let attached = self
             .shared
             .router()
