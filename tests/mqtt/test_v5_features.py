@@ -5,6 +5,8 @@ import socket
 import struct
 import time
 
+import pytest
+
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
@@ -323,23 +325,25 @@ def test_client_receive_maximum_limits_unacknowledged_messages(open_strata):
     s.close()
 
 
-def test_qos2_flow_survives_a_session_takeover(data_dir):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_qos2_flow_survives_a_session_takeover(data_dir, workers):
     """The subscriber acknowledged a QoS 2 message with PUBREC, then another connection takes
     its session over before PUBCOMP: the new connection must get PUBREL for that packet
-    identifier, not the message a second time (exactly once). One event loop: takeovers
-    across loops hand over copies of unfinished messages (see README)."""
+    identifier, not the message a second time (exactly once). With two event loops the two
+    connections land on the same or on different loops; several rounds cover both."""
     from conftest import Strata
 
     open_strata = Strata(data_dir, {"STRATA_MQTT__ALLOW_ANONYMOUS": "true",
-                                    "STRATA_MQTT__WORKERS": "1"})
+                                    "STRATA_MQTT__WORKERS": str(workers)})
     try:
-        _qos2_takeover(open_strata)
+        for round_ in range(1 if workers == 1 else 6):
+            _qos2_takeover(open_strata, f"q2-takeover-{round_}")
     finally:
         open_strata.kill()
 
 
-def _qos2_takeover(open_strata):
-    a, _ = raw_connect(open_strata, "q2-takeover", clean=False)
+def _qos2_takeover(open_strata, client_id):
+    a, _ = raw_connect(open_strata, client_id, clean=False)
     a.sendall(packet(0x82, struct.pack(">H", 1) + mqtt_str("q2t") + b"\x02"))
     first, _ = recv_packet(a)
     assert first == 0x90
@@ -352,7 +356,7 @@ def _qos2_takeover(open_strata):
     a.sendall(packet(0x50, packet_id))  # PUBREC
     first, body = recv_packet(a)
     assert first == 0x62 and body == packet_id  # PUBREL; no PUBCOMP sent
-    b, present = raw_connect(open_strata, "q2-takeover", clean=False)
+    b, present = raw_connect(open_strata, client_id, clean=False)
     assert present
     first, body = recv_packet(b)
     assert (first, body) == (0x62, packet_id), (hex(first), body)  # PUBREL again, no PUBLISH

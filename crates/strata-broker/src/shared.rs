@@ -18,10 +18,21 @@ pub(crate) enum Command {
         generation: u64,
         publish: Publish,
     },
-    /// The hooks decided a CONNECT.
+    /// The hooks decided a CONNECT (`after_takeover`: the session's previous connection on
+    /// another worker has been closed meanwhile, see `TakeOver`).
     Authenticated {
         token: usize,
         generation: u64,
+        decision: AuthDecision,
+        after_takeover: bool,
+    },
+    /// Close a connection whose session another connection takes over, then hand the
+    /// CONNECT decision back to the taking connection's worker, so it resumes the complete
+    /// session state.
+    TakeOver {
+        token: usize,
+        generation: u64,
+        requester: crate::router::ConnRef,
         decision: AuthDecision,
     },
     /// The platform finished with a consumed PUBLISH.

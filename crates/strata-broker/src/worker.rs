@@ -622,12 +622,19 @@ impl Worker {
                 token,
                 generation,
                 decision,
+                after_takeover: false,
             }
         });
         self.shared.hooks.authenticate(request, reply);
     }
 
-    fn on_authenticated(&mut self, token: usize, generation: u64, decision: AuthDecision) {
+    fn on_authenticated(
+        &mut self,
+        token: usize,
+        generation: u64,
+        decision: AuthDecision,
+        after_takeover: bool,
+    ) {
         let now = self.now();
         let index = self.index;
         let Some(conn) = self.conns.get_mut(token) else {
@@ -683,17 +690,36 @@ impl Worker {
             token,
             generation,
         };
-        // A takeover from a connection on this worker: close the old connection first, so
-        // its complete session state (in-flight messages with their packet identifiers, a
-        // QoS 2 flow waiting for PUBCOMP) goes back to the session and the new connection
-        // resumes it exactly, instead of getting copies of unfinished messages. (From
-        // another worker the old connection's messages are handed over as it closes.)
+        // A takeover: close the old connection first, so its complete session state
+        // (in-flight messages with their packet identifiers, a QoS 2 flow waiting for
+        // PUBCOMP) goes back to the session and this connection resumes it exactly, instead
+        // of getting copies of unfinished messages. On this worker that happens at once; on
+        // another, that worker closes it and hands the decision back (reading stays paused
+        // meanwhile). Should the session be online elsewhere again by then, the old
+        // connection's messages are handed over as it closes.
         let old = self.shared.router().online(&client_id);
         if let Some(old) = old
-            && old.worker == index
-            && old.token != token
+            && old != me
         {
-            self.kick(old, ReasonCode::SessionTakenOver);
+            if old.worker == index {
+                self.kick(old, ReasonCode::SessionTakenOver);
+            } else if !after_takeover {
+                if let Some(conn) = self.conns.get_mut(token) {
+                    conn.connect = Some(connect);
+                }
+                if let Some(queue) = self.remote.get_mut(old.worker) {
+                    queue.push(Command::TakeOver {
+                        token: old.token,
+                        generation: old.generation,
+                        requester: me,
+                        decision: AuthDecision::Allow {
+                            identity,
+                            anonymous,
+                        },
+                    });
+                }
+                return;
+            }
         }
         let attached = self
             .shared
@@ -1023,7 +1049,32 @@ impl Worker {
                     token,
                     generation,
                     decision,
-                } => self.on_authenticated(token, generation, decision),
+                    after_takeover,
+                } => self.on_authenticated(token, generation, decision, after_takeover),
+                Command::TakeOver {
+                    token,
+                    generation,
+                    requester,
+                    decision,
+                } => {
+                    self.kick(
+                        ConnRef {
+                            worker: self.index,
+                            token,
+                            generation,
+                        },
+                        ReasonCode::SessionTakenOver,
+                    );
+                    self.shared.send(
+                        requester.worker,
+                        Command::Authenticated {
+                            token: requester.token,
+                            generation: requester.generation,
+                            decision,
+                            after_takeover: true,
+                        },
+                    );
+                }
                 Command::Consumed {
                     token,
                     generation,
