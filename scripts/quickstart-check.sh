@@ -38,5 +38,8 @@ curl -sf "$BASE/api/devices?label=basement" -H "Authorization: Bearer $TOKEN" | 
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$BASE/api/v1/$DEVICE_TOKEN/telemetry" -d '{"temperature":')
 [ "$code" = 400 ] || { echo "malformed JSON gave $code, not 400" >&2; exit 1; }
 curl -sf "$BASE/api/openapi.json" | jq -e '.openapi | startswith("3.")' >/dev/null
-curl -sf "$BASE/metrics" | grep -q strata_ingest_points_total
+# Into a file first: `grep -q` stops reading at the first match, and curl would then fail
+# writing the rest (exit 23) under pipefail.
+curl -sf "$BASE/metrics" -o "$DATA/metrics"
+grep -q strata_ingest_points_total "$DATA/metrics"
 echo "quickstart: every step answered as documented"
