@@ -494,8 +494,9 @@ impl Worker {
                                 }
                             }
                             Err(e) => {
-                                // The alert rustls queued goes out with the final flush.
-                                tracing::debug!(peer = %conn.peer, error = %e, "TLS failed");
+                                // What the layer queued (a TLS alert, an HTTP refusal, a
+                                // WebSocket close) goes out with the final flush.
+                                tracing::debug!(peer = %conn.peer, error = %e, "transport failed");
                                 conn.proto.handle_eof();
                             }
                         }
