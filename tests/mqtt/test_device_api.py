@@ -150,10 +150,13 @@ def test_device_api_traffic_never_reaches_other_clients(data_dir):
         assert watcher.subscribe("$share/g/v1/devices/me/#", qos=1)[0].value == 0x87
         a = Client(server, version=V5, username=token_a)
         a.connect()
-        # Telemetry and attributes are consumed by the platform; other uploads are refused.
+        # Uploads are consumed by the platform; other device API topics are refused.
         a.publish("v1/devices/me/telemetry", '{"t": 1}', qos=1)
         assert a.publish_rc("v1/devices/me/attributes", '{"fw": "1.0"}', qos=1) == 0
-        assert a.publish_rc("v1/devices/me/rpc/response/1", '{}', qos=1) == 0x87
+        # An answer to a call that does not exist: consumed and refused.
+        assert a.publish_rc("v1/devices/me/rpc/response/1", '{}', qos=1) == 0x83
+        assert a.publish_rc("v1/devices/me/rpc/request/1", '{}', qos=1) == 0x87
+        assert a.publish_rc("v1/devices/me/shadow/update/accepted", '{}', qos=1) == 0x87
         # A marker proves the watcher's subscription works, and that nothing came before it.
         marker = Client(server, version=V5)
         marker.connect()

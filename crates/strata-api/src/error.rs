@@ -66,6 +66,8 @@ impl From<PlatformError> for ApiError {
             ErrorCode::Conflict => StatusCode::CONFLICT,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::DeviceUnreachable => StatusCode::CONFLICT,
+            ErrorCode::Timeout => StatusCode::GATEWAY_TIMEOUT,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         Self::new(status, e.code.as_str(), e.message)

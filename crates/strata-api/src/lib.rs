@@ -102,6 +102,27 @@ pub fn app(state: AppState) -> Router {
             "/api/v1/{token}/telemetry",
             post(routes::device_api::telemetry_token_in_path),
         )
+        .route("/api/devices/{id}/shadows", get(routes::shadows::list))
+        .route(
+            "/api/devices/{id}/shadows/{name}",
+            get(routes::shadows::get)
+                .patch(routes::shadows::update)
+                .delete(routes::shadows::delete),
+        )
+        .route(
+            "/api/devices/{id}/rpc",
+            get(routes::rpc::list).post(routes::rpc::invoke),
+        )
+        .route("/api/devices/{id}/rpc/{rpc_id}", get(routes::rpc::get))
+        .route("/api/v1/{token}/rpc", get(routes::device_api::rpc_poll))
+        .route(
+            "/api/v1/{token}/rpc/{id}",
+            post(routes::device_api::rpc_answer),
+        )
+        .route(
+            "/api/v1/{token}/shadows/{name}",
+            get(routes::device_api::shadow_get).patch(routes::device_api::shadow_update),
+        )
         .route(
             "/api/v1/telemetry",
             post(routes::device_api::telemetry_bearer),

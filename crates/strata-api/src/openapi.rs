@@ -3,15 +3,15 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{auth, device_api, devices, mqtt_acl, system, telemetry};
+use crate::routes::{auth, device_api, devices, mqtt_acl, rpc, shadows, system, telemetry};
 
 /// Strata's REST API.
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Strata API",
-        description = "Management REST API (devices, credentials, telemetry queries) and the \
-                       HTTP device API. Errors always have the shape \
+        description = "Management REST API (devices, credentials, telemetry queries, shadows, \
+                       RPC) and the HTTP device API. Errors always have the shape \
                        `{\"error\": {\"code\": \"...\", \"message\": \"...\"}}`."
     ),
     paths(
@@ -24,6 +24,10 @@ use crate::routes::{auth, device_api, devices, mqtt_acl, system, telemetry};
         telemetry::latest, telemetry::keys, telemetry::range, telemetry::aggregate,
         telemetry::delete,
         device_api::telemetry_token_in_path, device_api::telemetry_bearer,
+        device_api::rpc_poll, device_api::rpc_answer, device_api::shadow_get,
+        device_api::shadow_update,
+        shadows::list, shadows::get, shadows::update, shadows::delete,
+        rpc::invoke, rpc::list, rpc::get,
         mqtt_acl::list, mqtt_acl::create, mqtt_acl::delete,
         system::healthz, system::metrics,
     ),
@@ -33,6 +37,8 @@ use crate::routes::{auth, device_api, devices, mqtt_acl, system, telemetry};
         (name = "devices", description = "Device registry and credentials"),
         (name = "mqtt", description = "MQTT broker access rules"),
         (name = "telemetry", description = "Telemetry queries"),
+        (name = "shadows", description = "Device shadows: desired and reported state"),
+        (name = "rpc", description = "Commands to devices"),
         (name = "device-api", description = "What devices call"),
         (name = "system", description = "Health and metrics"),
     )

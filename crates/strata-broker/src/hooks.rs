@@ -142,6 +142,34 @@ pub trait Hooks: Send + Sync + 'static {
         let _ = (client, publish);
         reply.send(Ok(()));
     }
+
+    /// Where an authorised subscription is kept: `Some(prefix)` files it under
+    /// `prefix + filter`, where `prefix` is a private namespace `$private/{owner}/` that only
+    /// the platform publishes to (see [`crate::PRIVATE_PREFIX`]). Deliveries drop the prefix
+    /// again, so the client sees the topic it subscribed to. This is how one device's
+    /// `v1/devices/me/rpc/request/+` receives only that device's requests. Called on the
+    /// worker thread: it must not block.
+    fn mount(&self, client: &ClientInfo, filter: &str) -> Option<String> {
+        let _ = (client, filter);
+        None
+    }
+
+    /// A client's CONNECT was accepted. Called on the worker thread: it must not block.
+    fn connected(&self, client: &ClientInfo) {
+        let _ = client;
+    }
+
+    /// A client's connection closed (after [`Hooks::connected`]). Called on the worker
+    /// thread: it must not block.
+    fn disconnected(&self, client: &ClientInfo) {
+        let _ = client;
+    }
+
+    /// A client was granted these subscriptions (the filters as the client sent them).
+    /// Called on the worker thread after the SUBACK is queued: it must not block.
+    fn subscribed(&self, client: &ClientInfo, filters: &[String]) {
+        let _ = (client, filters);
+    }
 }
 
 /// Hooks for tests and benchmarks: everyone may connect and use every topic.

@@ -53,6 +53,28 @@ pub use worker::{Listener, ListenerKind, Worker};
 use router::{Router, RouterLimits};
 use shared::{Command, Inbox, Shared};
 
+/// Topics under this prefix form private namespaces, `$private/{owner}/{topic}`: clients can
+/// neither publish nor subscribe there themselves; [`Hooks::mount`] files a client's
+/// subscription there, and deliveries drop the `$private/{owner}/` part. The platform
+/// publishes to `$private/{owner}/{topic}` to reach exactly one client's `{topic}`
+/// subscription (as `$` topics, wildcards at the first level never match them).
+pub const PRIVATE_PREFIX: &str = "$private/";
+
+/// Whether a topic or filter (possibly `$share/{group}/...`) names a private namespace.
+pub fn is_private(topic: &str) -> bool {
+    let plain = match topic.strip_prefix("$share/") {
+        Some(rest) => rest.split_once('/').map_or("", |(_, f)| f),
+        None => topic,
+    };
+    plain.starts_with(PRIVATE_PREFIX)
+}
+
+/// The topic a subscriber of a private namespace sees: `$private/{owner}/` dropped.
+pub(crate) fn unmounted(topic: &str) -> Option<&str> {
+    let rest = topic.strip_prefix(PRIVATE_PREFIX)?;
+    rest.split_once('/').map(|(_, t)| t)
+}
+
 /// Connections (and sessions) the broker reserves table room for at start; beyond this the
 /// tables grow as usual.
 const MAX_RESERVED_CONNECTIONS: usize = 1 << 20;
@@ -221,6 +243,12 @@ impl BrokerHandle {
     /// Publishes a message from the platform to subscribers (and the retained store).
     pub fn publish(&self, publish: Publish) {
         self.shared.send(0, Command::Inject(publish));
+    }
+
+    /// Whether any session (online, or offline and persistent) subscribes to a filter
+    /// matching `topic`, so a publish to it now reaches someone.
+    pub fn has_subscribers(&self, topic: &str) -> bool {
+        self.shared.router().has_subscribers(topic)
     }
 
     /// Loads persisted sessions and retained messages; call it before the workers run.

@@ -394,6 +394,9 @@ impl Router {
             .filter(|(m, _)| matches(filter, &m.topic))
             .filter_map(|(m, stored_at)| {
                 let mut p = m.clone();
+                if let Some(topic) = crate::unmounted(&p.topic) {
+                    p.topic = topic.to_string();
+                }
                 // An expired retained message is no longer sent (5.0 3.3.2.3.3), and is
                 // sent with what is left of its interval.
                 if !SessionState::age_message(&mut p, *stored_at, now) {
@@ -521,6 +524,15 @@ impl Router {
         (sessions, retained)
     }
 
+    /// Whether any session subscribes to a filter matching `topic`.
+    pub(crate) fn has_subscribers(&mut self, topic: &str) -> bool {
+        let none = |_: SessionKey| false;
+        self.tree.matches(topic, &none, &mut self.scratch);
+        let found = !self.scratch.is_empty();
+        self.scratch.clear();
+        found
+    }
+
     /// Decides who receives `message`: online subscribers get a [`Delivery`]; offline
     /// persistent sessions queue QoS 1/2 copies (QoS 0 is not queued, as in Mosquitto's
     /// default). Returns how many copies were dropped because a queue was full.
@@ -572,7 +584,10 @@ fn outgoing(message: &Publish, m: &Match) -> Publish {
         dup: false,
         qos,
         retain: message.retain && m.options.retain_as_published,
-        topic: message.topic.clone(),
+        // A private namespace's subscriber sees the topic without its `$private/{owner}/`.
+        topic: crate::unmounted(&message.topic)
+            .unwrap_or(&message.topic)
+            .to_string(),
         packet_id: None,
         properties: message.properties.clone(),
         payload: message.payload.clone(),

@@ -686,6 +686,33 @@ impl Worker {
             u32::MAX
         };
         let expiry = requested.min(max_expiry);
+        // A will is a publish made on the client's behalf later: it needs the same right
+        // to its topic now (as in Mosquitto), or it could reach what the client may not.
+        if let Some(will) = connect.will.as_ref() {
+            let info = ClientInfo {
+                client_id: client_id.clone(),
+                username: connect.username.clone(),
+                anonymous,
+                identity: identity.clone(),
+            };
+            if crate::is_private(&will.topic)
+                || !self
+                    .shared
+                    .hooks
+                    .authorize(&info, Action::Publish, &will.topic)
+            {
+                metrics::counter!("strata_mqtt_publish_denied_total").increment(1);
+                let _ = conn.proto.reject_connect_with(
+                    ReasonCode::NotAuthorized,
+                    Some(format!(
+                        "not authorised to publish to the will topic {:?}",
+                        will.topic
+                    )),
+                );
+                self.process(token);
+                return;
+            }
+        }
         let me = ConnRef {
             worker: index,
             token,
@@ -748,6 +775,9 @@ impl Worker {
         if let Err(e) = conn.proto.accept_connect(now, options) {
             tracing::warn!(error = %e, "cannot accept a CONNECT");
         }
+        if let Some(client) = conn.client.as_ref() {
+            self.shared.hooks.connected(client);
+        }
         // Only now, with this connection accepted: the old one's unacknowledged messages
         // are handed over to it as the old one closes (at once when it is on this worker).
         if let Some(old) = attached.taken_over {
@@ -791,10 +821,11 @@ impl Worker {
         };
         let v5 = conn.proto.protocol_version().is_some_and(|v| v.is_v5());
         let packet_id = publish.packet_id;
-        if !self
-            .shared
-            .hooks
-            .authorize(client, Action::Publish, &publish.topic)
+        if crate::is_private(&publish.topic)
+            || !self
+                .shared
+                .hooks
+                .authorize(client, Action::Publish, &publish.topic)
         {
             metrics::counter!("strata_mqtt_publish_denied_total").increment(1);
             if let Some(id) = packet_id {
@@ -916,18 +947,23 @@ impl Worker {
         let mut reasons = Vec::with_capacity(subscribe.filters.len());
         let mut retained = Vec::new();
         let mut router = self.shared.router();
+        let mut granted = Vec::with_capacity(subscribe.filters.len());
         for sub in &subscribe.filters {
-            if !self
-                .shared
-                .hooks
-                .authorize(client, Action::Subscribe, &sub.filter)
+            if crate::is_private(&sub.filter)
+                || !self
+                    .shared
+                    .hooks
+                    .authorize(client, Action::Subscribe, &sub.filter)
             {
                 reasons.push(ReasonCode::NotAuthorized);
                 continue;
             }
+            let mounted = self.shared.hooks.mount(client, &sub.filter);
+            let filter = mounted.as_deref().unwrap_or(&sub.filter);
             let mut options = sub.options;
             options.qos = options.qos.min(QoS::ExactlyOnce);
-            let existed = router.subscribe(session, &sub.filter, options, subscription_id);
+            let existed = router.subscribe(session, filter, options, subscription_id);
+            granted.push(sub.filter.clone());
             reasons.push(match options.qos {
                 QoS::AtMostOnce => ReasonCode::Success,
                 QoS::AtLeastOnce => ReasonCode::GrantedQoS1,
@@ -940,17 +976,15 @@ impl Worker {
                 RetainHandling::DoNotSend => false,
             };
             if send_retained && !shared {
-                retained.extend(router.retained_for(
-                    &sub.filter,
-                    options.qos,
-                    subscription_id,
-                    now,
-                ));
+                retained.extend(router.retained_for(filter, options.qos, subscription_id, now));
             }
         }
         drop(router);
         if let Err(e) = conn.proto.suback(subscribe.packet_id, reasons) {
             tracing::debug!(error = %e, "suback failed");
+        }
+        if !granted.is_empty() {
+            self.shared.hooks.subscribed(client, &granted);
         }
         for publish in retained {
             self.deliver_local(token, generation, publish);
@@ -961,7 +995,7 @@ impl Worker {
         let Some(conn) = self.conns.get_mut(token) else {
             return;
         };
-        let Some(session) = conn.session else {
+        let (Some(session), Some(client)) = (conn.session, conn.client.as_ref()) else {
             return;
         };
         let reasons = {
@@ -970,7 +1004,8 @@ impl Worker {
                 .filters
                 .iter()
                 .map(|f| {
-                    if router.unsubscribe(session, f) {
+                    let mounted = self.shared.hooks.mount(client, f);
+                    if router.unsubscribe(session, mounted.as_deref().unwrap_or(f)) {
                         ReasonCode::Success
                     } else {
                         ReasonCode::NoSubscriptionExisted
@@ -990,6 +1025,9 @@ impl Worker {
             return;
         };
         conn.closed = true;
+        if let Some(client) = conn.client.as_ref() {
+            self.shared.hooks.disconnected(client);
+        }
         let state = conn.proto.take_session();
         let will = if publish_will {
             conn.will.take().map(|w| *w)

@@ -59,6 +59,7 @@ impl Platform {
         self.store()
             .set_attributes(device.device_key, values, now_millis())
             .await?;
+        self.device_seen(device);
         Ok(count)
     }
 

@@ -23,6 +23,10 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// Storage is unavailable; retry later.
     Unavailable,
+    /// The device is not connected and the request cannot wait for it.
+    DeviceUnreachable,
+    /// The device did not answer in time.
+    Timeout,
     /// A bug or an unexpected failure inside Strata.
     Internal,
 }
@@ -40,6 +44,8 @@ impl ErrorCode {
             ErrorCode::Conflict => "conflict",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::DeviceUnreachable => "device_unreachable",
+            ErrorCode::Timeout => "timeout",
             ErrorCode::Internal => "internal",
         }
     }

@@ -7,15 +7,24 @@
 //! - [`registry`]: devices and their credentials (access tokens today; X.509 fingerprints and
 //!   PSKs have a place in the model for the protocol front ends that need them).
 //! - [`telemetry`]: payload parsing and validation, durable ingest, queries, retention.
+//! - [`attributes`]: client attributes devices report about themselves.
+//! - [`shadow`]: device shadows (desired/reported/delta, versions, named shadows).
+//! - [`rpc`]: commands to devices, two-way and one-way, persistent for offline devices.
+//! - [`connectivity`]: online/offline and last-seen for every device.
+//! - [`downlink`]: how messages reach devices; protocol front ends register links.
 //!
 //! This crate does no network I/O; storage goes through [`strata_store::Backend`].
 
 pub mod accounts;
 pub mod acl;
 pub mod attributes;
+pub mod connectivity;
+pub mod downlink;
 mod error;
 pub mod registry;
+pub mod rpc;
 mod secrets;
+pub mod shadow;
 pub mod telemetry;
 
 use std::sync::Arc;
@@ -37,6 +46,9 @@ struct Inner {
     default_tenant: TenantId,
     device_tokens: registry::TokenCache,
     acl: acl::AclCache,
+    links: downlink::Links,
+    connectivity: connectivity::Connectivity,
+    rpc: rpc::Waiters,
 }
 
 impl std::fmt::Debug for Platform {
@@ -56,9 +68,13 @@ impl Platform {
                 default_tenant: tenant.id,
                 device_tokens: registry::TokenCache::default(),
                 acl: acl::AclCache::default(),
+                links: downlink::Links::default(),
+                connectivity: connectivity::Connectivity::default(),
+                rpc: rpc::Waiters::default(),
             }),
         };
         platform.load_acl_rules().await?;
+        platform.load_activity().await?;
         Ok(platform)
     }
 
@@ -70,6 +86,11 @@ impl Platform {
     /// The configuration the platform runs with.
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// Registers a way to reach devices (a protocol front end).
+    pub fn add_device_link(&self, link: Arc<dyn downlink::DeviceLink>) {
+        self.inner.links.add(link);
     }
 
     /// The tenant new accounts join.

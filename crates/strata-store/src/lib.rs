@@ -6,6 +6,8 @@
 //! - [`AccountStore`]: tenants, users, API keys and session tokens.
 //! - [`DeviceStore`]: the device registry and device credentials.
 //! - [`TelemetryStore`]: time-series points, latest values, range and aggregate queries.
+//! - [`AttributeStore`], [`ShadowStore`], [`RpcStore`], [`ActivityStore`]: device attributes,
+//!   shadows, RPC calls and when devices were last heard from.
 //! - [`sqlite::SqliteStore`]: the embedded default (WAL, one writer thread doing group commits,
 //!   versioned migrations). See `architecture.md` in this crate for the table layout.
 //!
@@ -24,6 +26,7 @@ mod types;
 
 pub use error::StoreError;
 pub use traits::{
-    AccountStore, AttributeStore, Backend, DeviceStore, MqttStateStore, TelemetryStore,
+    AccountStore, ActivityStore, AttributeStore, Backend, DeviceStore, MqttStateStore, RpcStore,
+    ShadowStore, TelemetryStore,
 };
 pub use types::*;

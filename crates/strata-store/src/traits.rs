@@ -173,13 +173,84 @@ pub trait AttributeStore: Send + Sync {
     async fn attributes(&self, device: DeviceKey) -> Result<Vec<Attribute>, StoreError>;
 }
 
+/// Device shadows, stored whole; updates are compare-and-set on the version.
+#[async_trait]
+pub trait ShadowStore: Send + Sync {
+    /// One shadow.
+    async fn shadow(&self, device: DeviceKey, name: &str) -> Result<Option<ShadowRow>, StoreError>;
+    /// A device's shadows, by name.
+    async fn shadows(&self, device: DeviceKey) -> Result<Vec<ShadowRow>, StoreError>;
+    /// Writes `row` if the stored version is `expected` (0: no shadow yet); false when it
+    /// is not (someone else updated it first). Durable when it returns `true`.
+    async fn put_shadow(&self, row: ShadowRow, expected: i64) -> Result<bool, StoreError>;
+    /// Deletes a shadow; false if there was none.
+    async fn delete_shadow(&self, device: DeviceKey, name: &str) -> Result<bool, StoreError>;
+}
+
+/// RPC calls to devices and their outcome.
+#[async_trait]
+pub trait RpcStore: Send + Sync {
+    /// Stores a new call with status `status`.
+    async fn create_rpc(
+        &self,
+        call: NewRpcCall,
+        status: RpcStatus,
+        now: Millis,
+    ) -> Result<RpcCall, StoreError>;
+    /// One call of a device.
+    async fn rpc(&self, device: DeviceKey, id: i64) -> Result<Option<RpcCall>, StoreError>;
+    /// A device's most recent calls, newest first.
+    async fn list_rpc(&self, device: DeviceKey, limit: u32) -> Result<Vec<RpcCall>, StoreError>;
+    /// A device's queued (undelivered, unexpired at `now`) persistent calls, oldest first.
+    async fn queued_rpc(&self, device: DeviceKey, now: Millis) -> Result<Vec<RpcCall>, StoreError>;
+    /// Moves a call to `to` if its status is one of `from`; false otherwise.
+    #[allow(clippy::too_many_arguments)]
+    async fn transition_rpc(
+        &self,
+        id: i64,
+        from: &[RpcStatus],
+        to: RpcStatus,
+        response_json: Option<String>,
+        error: Option<String>,
+        now: Millis,
+    ) -> Result<bool, StoreError>;
+    /// Marks open calls whose expiry passed as expired; returns them.
+    async fn expire_rpc(&self, now: Millis) -> Result<Vec<RpcCall>, StoreError>;
+}
+
+/// When devices were last heard from.
+#[async_trait]
+pub trait ActivityStore: Send + Sync {
+    /// Records activity; a `None` field keeps the stored value.
+    async fn record_activity(
+        &self,
+        updates: Vec<(DeviceKey, DeviceActivity)>,
+    ) -> Result<(), StoreError>;
+    /// The recorded activity of every device that has any.
+    async fn all_activity(&self) -> Result<Vec<(DeviceKey, DeviceActivity)>, StoreError>;
+}
+
 /// Everything a backend provides.
 pub trait Backend:
-    AccountStore + DeviceStore + TelemetryStore + MqttStateStore + AttributeStore
+    AccountStore
+    + DeviceStore
+    + TelemetryStore
+    + MqttStateStore
+    + AttributeStore
+    + ShadowStore
+    + RpcStore
+    + ActivityStore
 {
 }
 
-impl<T: AccountStore + DeviceStore + TelemetryStore + MqttStateStore + AttributeStore> Backend
-    for T
+impl<T> Backend for T where
+    T: AccountStore
+        + DeviceStore
+        + TelemetryStore
+        + MqttStateStore
+        + AttributeStore
+        + ShadowStore
+        + RpcStore
+        + ActivityStore
 {
 }

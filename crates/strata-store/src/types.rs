@@ -475,3 +475,125 @@ pub struct Attribute {
     /// When it was last set (ms).
     pub updated_at: Millis,
 }
+
+/// A stored device shadow: its JSON document (desired, reported, metadata) is opaque here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShadowRow {
+    /// Device.
+    pub device: DeviceKey,
+    /// Shadow name (`default` for the classic shadow).
+    pub name: String,
+    /// JSON text of the document.
+    pub document: String,
+    /// Version, starting at 1 and bumped by every update.
+    pub version: i64,
+    /// Last change (ms).
+    pub updated_at: Millis,
+}
+
+/// Where an RPC call stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RpcStatus {
+    /// Waiting for the device to be reachable (persistent calls only).
+    Queued,
+    /// Handed to the device; a two-way call waits for its answer.
+    Sent,
+    /// The device answered (two-way), or the call was sent (one-way).
+    Successful,
+    /// The device answered with an error, or delivery failed.
+    Failed,
+    /// A two-way call's answer did not come in time.
+    Timeout,
+    /// The call was not delivered (or answered) before its expiry.
+    Expired,
+}
+
+impl RpcStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Sent => "sent",
+            Self::Successful => "successful",
+            Self::Failed => "failed",
+            Self::Timeout => "timeout",
+            Self::Expired => "expired",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "queued" => Self::Queued,
+            "sent" => Self::Sent,
+            "successful" => Self::Successful,
+            "failed" => Self::Failed,
+            "timeout" => Self::Timeout,
+            "expired" => Self::Expired,
+            _ => return None,
+        })
+    }
+
+    /// Whether the call can still change.
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::Queued | Self::Sent)
+    }
+}
+
+/// A new RPC call to a device.
+#[derive(Debug, Clone)]
+pub struct NewRpcCall {
+    /// Device.
+    pub device: DeviceKey,
+    /// Method name.
+    pub method: String,
+    /// JSON text of the parameters.
+    pub params_json: String,
+    /// No answer expected.
+    pub oneway: bool,
+    /// Kept and delivered when the device is next reachable, until `expires_at`.
+    pub persistent: bool,
+    /// When the call ends unless answered (ms).
+    pub expires_at: Millis,
+}
+
+/// An RPC call as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RpcCall {
+    /// Identifier, also the request id the device sees.
+    pub id: i64,
+    /// Device.
+    pub device: DeviceKey,
+    /// Method name.
+    pub method: String,
+    /// JSON text of the parameters.
+    pub params_json: String,
+    /// No answer expected.
+    pub oneway: bool,
+    /// Kept for an offline device.
+    pub persistent: bool,
+    /// Status.
+    pub status: RpcStatus,
+    /// JSON text of the device's answer.
+    pub response_json: Option<String>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// Created (ms).
+    pub created_at: Millis,
+    /// Expiry (ms).
+    pub expires_at: Millis,
+    /// Last status change (ms).
+    pub updated_at: Millis,
+}
+
+/// When a device was last heard from, connected and disconnected (ms).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceActivity {
+    /// Last message or connection from the device.
+    pub last_seen_at: Option<Millis>,
+    /// Last connection opened (MQTT, CoAP/LWM2M registration).
+    pub last_connected_at: Option<Millis>,
+    /// Last connection closed.
+    pub last_disconnected_at: Option<Millis>,
+}

@@ -6,6 +6,7 @@
 //!
 //! Exit codes: 0 success, 1 runtime failure, 2 bad command line, 78 bad configuration.
 
+mod device_topics;
 mod mqtt;
 mod serve;
 

@@ -1,35 +1,38 @@
 //! Connects the MQTT broker to the platform: device tokens authenticate, the device API
-//! topics feed telemetry ingest (acknowledged once durable), and topic access is checked.
+//! topics (see [`crate::device_topics`]) feed telemetry, attributes, shadows and RPC answers
+//! (acknowledged once durable), the platform reaches devices through [`MqttLink`], and
+//! topic access is checked.
 //!
-//! Device topics (ThingsBoard-compatible, so existing firmware works unchanged):
-//! - `v1/devices/me/telemetry`: the same JSON shapes as the HTTP device API;
-//! - `v1/devices/me/attributes`: client attributes, a JSON object (`null` deletes one).
+//! A device authenticates with its access token as the MQTT user name (or as the password),
+//! or with a registered client certificate.
 //!
-//! A device authenticates with its access token as the MQTT user name (or as the password).
+//! Device API subscriptions are filed under the device's private namespace
+//! (`$private/{device id}/v1/devices/me/...`, see [`strata_broker::PRIVATE_PREFIX`]), so
+//! each device receives only its own RPC requests, shadow replies and deltas.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use strata_broker::proto::ReasonCode;
+use serde_json::{Value, json};
 use strata_broker::proto::packet::Publish;
-use strata_broker::proto::topic;
+use strata_broker::proto::{QoS, ReasonCode, topic};
 use strata_broker::{
-    Action, AuthDecision, AuthRequest, ClientInfo, Disposition, Hooks, PublishResult, Reply,
+    Action, AuthDecision, AuthRequest, BrokerHandle, ClientInfo, Disposition, Hooks, PublishResult,
+    Reply,
 };
 use strata_platform::acl::{AclAction, AclTarget};
-use strata_platform::{ErrorCode, Platform};
+use strata_platform::downlink::{DeviceLink, Downlink};
+use strata_platform::shadow::ShadowUpdate;
+use strata_platform::{ErrorCode, Platform, PlatformError};
 use strata_store::DeviceIdentity;
 
-/// Prefix of the device API topics.
-pub(crate) const DEVICE_PREFIX: &str = "v1/devices/me/";
-/// Telemetry upload topic.
-pub(crate) const TELEMETRY_TOPIC: &str = "v1/devices/me/telemetry";
-/// Client attributes upload topic.
-pub(crate) const ATTRIBUTES_TOPIC: &str = "v1/devices/me/attributes";
+use crate::device_topics::{self, DEVICE_PREFIX, ShadowOp, Upload};
 
 pub(crate) struct PlatformHooks {
     pub(crate) platform: Platform,
     pub(crate) runtime: tokio::runtime::Handle,
     pub(crate) allow_anonymous: bool,
+    /// Set once the broker runs; replies to devices go through it.
+    pub(crate) broker: Arc<OnceLock<BrokerHandle>>,
 }
 
 /// A device signed in over MQTT: its identity and, for access rules, its labels at sign-in.
@@ -65,6 +68,7 @@ impl Hooks for PlatformHooks {
                 platform: self.platform.clone(),
                 runtime: self.runtime.clone(),
                 allow_anonymous: self.allow_anonymous,
+                broker: Arc::clone(&self.broker),
             };
             self.runtime.spawn(async move {
                 match platform.authenticate_device_certificate(&fingerprint).await {
@@ -122,16 +126,16 @@ impl Hooks for PlatformHooks {
 
     fn authorize(&self, client: &ClientInfo, action: Action, topic: &str) -> bool {
         // Device API topics follow their own rules, which access rules cannot widen: they
-        // are never routed between clients (telemetry and attributes are consumed by the
-        // platform, other uploads are refused), so one device's `v1/devices/me/...` message
-        // can never reach another device.
+        // are never routed between clients (uploads are consumed by the platform, other
+        // publishes refused, subscriptions filed in the device's private namespace), so one
+        // device's `v1/devices/me/...` message can never reach another device.
         let names_device_api = match action {
             Action::Publish => topic.starts_with(DEVICE_PREFIX),
             Action::Subscribe => filter_names_device_api(topic),
         };
         if names_device_api {
             return match (device(client), action) {
-                (Some(_), Action::Publish) => topic == TELEMETRY_TOPIC || topic == ATTRIBUTES_TOPIC,
+                (Some(_), Action::Publish) => device_topics::parse_upload(topic).is_some(),
                 // Wildcards below the prefix are fine (ThingsBoard firmware subscribes to
                 // `v1/devices/me/rpc/request/+`): nothing but the platform feeds these.
                 (Some(_), Action::Subscribe) => topic.starts_with(DEVICE_PREFIX),
@@ -176,9 +180,7 @@ impl Hooks for PlatformHooks {
     }
 
     fn disposition(&self, client: &ClientInfo, publish: &Publish) -> Disposition {
-        if device(client).is_some()
-            && (publish.topic == TELEMETRY_TOPIC || publish.topic == ATTRIBUTES_TOPIC)
-        {
+        if device(client).is_some() && device_topics::parse_upload(&publish.topic).is_some() {
             Disposition::Consume
         } else {
             Disposition::Route
@@ -190,40 +192,250 @@ impl Hooks for PlatformHooks {
             reply.send(Err(ReasonCode::NotAuthorized));
             return;
         };
-        let payload = match serde_json::from_slice::<serde_json::Value>(&publish.payload) {
-            Ok(v) => v,
-            Err(e) => {
-                tracing::debug!(device = %identity.device_id, error = %e, "telemetry is not JSON");
-                metrics_reject("invalid_json");
-                reply.send(Err(ReasonCode::PayloadFormatInvalid));
-                return;
-            }
-        };
         let platform = self.platform.clone();
+        let broker = Arc::clone(&self.broker);
         self.runtime.spawn(async move {
-            let stored = if publish.topic == ATTRIBUTES_TOPIC {
-                platform.set_client_attributes(&identity, payload).await
-            } else {
-                platform.ingest_json(&identity, payload, "mqtt").await
-            };
-            let result = match stored {
-                Ok(_) => Ok(()),
-                Err(e) => {
-                    tracing::debug!(device = %identity.device_id, error = %e, "telemetry refused");
-                    metrics_reject(e.code.as_str());
-                    Err(match e.code {
-                        ErrorCode::InvalidPayload | ErrorCode::InvalidJson => {
-                            ReasonCode::PayloadFormatInvalid
-                        }
-                        // Not stored, but could be later: the broker disconnects without an
-                        // acknowledgement, so the client sends it again.
-                        ErrorCode::Unavailable => ReasonCode::ServerUnavailable,
-                        _ => ReasonCode::UnspecifiedError,
-                    })
+            let result = match device_topics::parse_upload(&publish.topic) {
+                Some(Upload::Telemetry) => {
+                    store_upload(&platform, identity, &publish.payload, false).await
                 }
+                Some(Upload::Attributes) => {
+                    store_upload(&platform, identity, &publish.payload, true).await
+                }
+                Some(Upload::RpcResponse(id)) => {
+                    // Firmware answers with JSON as a rule; anything else is kept as text.
+                    let answer = serde_json::from_slice(&publish.payload).unwrap_or_else(|_| {
+                        Value::String(String::from_utf8_lossy(&publish.payload).into_owned())
+                    });
+                    match platform.rpc_response(&identity, id, answer).await {
+                        Ok(()) => Ok(()),
+                        Err(e) => {
+                            tracing::debug!(device = %identity.device_id, id, error = %e, "RPC answer refused");
+                            Err(reason_for(&e))
+                        }
+                    }
+                }
+                Some(Upload::Shadow { name, op }) => {
+                    let replies = shadow_request(&platform, &identity, name, op, &publish.payload)
+                        .await;
+                    if let Some(handle) = broker.get() {
+                        let (outcome, payload) = replies;
+                        let topic = format!(
+                            "{}{}/{}/{}/{outcome}",
+                            strata_broker::PRIVATE_PREFIX,
+                            identity.device_id,
+                            device_topics::shadow_topic(name),
+                            op.as_str()
+                        );
+                        handle.publish(Publish::new(topic, QoS::AtLeastOnce, payload.to_string()));
+                    }
+                    // The answer (accepted or rejected) is on the reply topic.
+                    Ok(())
+                }
+                None => Err(ReasonCode::TopicNameInvalid),
             };
             reply.send(result);
         });
+    }
+
+    fn mount(&self, client: &ClientInfo, filter: &str) -> Option<String> {
+        let device = device(client)?;
+        filter.starts_with(DEVICE_PREFIX).then(|| {
+            format!(
+                "{}{}/{filter}",
+                strata_broker::PRIVATE_PREFIX,
+                device.identity.device_id
+            )
+        })
+    }
+
+    fn connected(&self, client: &ClientInfo) {
+        if let Some(device) = device(client) {
+            self.platform.device_connected(&device.identity);
+        }
+    }
+
+    fn disconnected(&self, client: &ClientInfo) {
+        if let Some(device) = device(client) {
+            self.platform.device_disconnected(&device.identity);
+        }
+    }
+
+    fn subscribed(&self, client: &ClientInfo, filters: &[String]) {
+        let Some(device) = device(client) else {
+            return;
+        };
+        let rpc = filters.iter().any(|f| device_topics::receives_rpc(f));
+        let deltas = filters.iter().any(|f| device_topics::receives_deltas(f));
+        if !rpc && !deltas {
+            return;
+        }
+        // Reachable now: hand over what waited for the device.
+        let platform = self.platform.clone();
+        let identity = device.identity;
+        self.runtime.spawn(async move {
+            if rpc && let Err(e) = platform.deliver_queued_rpc(&identity).await {
+                tracing::warn!(device = %identity.device_id, error = %e, "queued RPC not delivered");
+            }
+            if deltas && let Err(e) = platform.send_pending_deltas(&identity).await {
+                tracing::warn!(device = %identity.device_id, error = %e, "shadow delta not sent");
+            }
+        });
+    }
+}
+
+/// Stores telemetry or attributes; the result is the acknowledgement's.
+async fn store_upload(
+    platform: &Platform,
+    identity: DeviceIdentity,
+    payload: &[u8],
+    attributes: bool,
+) -> PublishResult {
+    let payload = match serde_json::from_slice::<Value>(payload) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::debug!(device = %identity.device_id, error = %e, "upload is not JSON");
+            metrics_reject("invalid_json");
+            return Err(ReasonCode::PayloadFormatInvalid);
+        }
+    };
+    let stored = if attributes {
+        platform.set_client_attributes(&identity, payload).await
+    } else {
+        platform.ingest_json(&identity, payload, "mqtt").await
+    };
+    stored.map(|_| ()).map_err(|e| {
+        tracing::debug!(device = %identity.device_id, error = %e, "upload refused");
+        metrics_reject(e.code.as_str());
+        reason_for(&e)
+    })
+}
+
+/// The MQTT 5 reason code for a refused upload.
+fn reason_for(e: &PlatformError) -> ReasonCode {
+    match e.code {
+        ErrorCode::InvalidPayload | ErrorCode::InvalidJson => ReasonCode::PayloadFormatInvalid,
+        // Not stored, but could be later: the broker disconnects without an
+        // acknowledgement, so the client sends it again.
+        ErrorCode::Unavailable => ReasonCode::ServerUnavailable,
+        ErrorCode::NotFound | ErrorCode::Conflict => ReasonCode::ImplementationSpecificError,
+        ErrorCode::PayloadTooLarge => ReasonCode::QuotaExceeded,
+        _ => ReasonCode::UnspecifiedError,
+    }
+}
+
+/// Handles a shadow request; returns `accepted` or `rejected` and the reply payload.
+async fn shadow_request(
+    platform: &Platform,
+    identity: &DeviceIdentity,
+    name: &str,
+    op: ShadowOp,
+    payload: &[u8],
+) -> (&'static str, Value) {
+    platform.device_seen(identity);
+    // Get and delete take an empty payload or `{"clientToken": "..."}`.
+    let body: Option<Value> = if payload.is_empty() {
+        None
+    } else {
+        match serde_json::from_slice(payload) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                let e = PlatformError::new(ErrorCode::InvalidJson, format!("not JSON: {e}"));
+                return ("rejected", rejection(&e, None));
+            }
+        }
+    };
+    let token = body
+        .as_ref()
+        .and_then(|b| b.get("clientToken"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let result = match op {
+        ShadowOp::Get => platform
+            .device_shadow(identity, name)
+            .await
+            .map(|s| s.to_json()),
+        ShadowOp::Delete => platform
+            .device_delete_shadow(identity, name)
+            .await
+            .map(|()| json!({"timestamp": strata_platform::now_millis()})),
+        ShadowOp::Update => match ShadowUpdate::parse(body.unwrap_or(Value::Null)) {
+            Ok(update) => platform
+                .apply_shadow_update(identity, name, &update)
+                .await
+                .map(|s| s.to_json()),
+            Err(e) => Err(e),
+        },
+    };
+    match result {
+        Ok(mut answer) => {
+            if let Some(token) = token {
+                answer["clientToken"] = Value::String(token);
+            }
+            ("accepted", answer)
+        }
+        Err(e) => ("rejected", rejection(&e, token)),
+    }
+}
+
+/// A rejected shadow request: `{"code": HTTP-like status, "message", "clientToken"?}`.
+fn rejection(e: &PlatformError, token: Option<String>) -> Value {
+    let code = match e.code {
+        ErrorCode::InvalidJson | ErrorCode::InvalidPayload | ErrorCode::InvalidParameter => 400,
+        ErrorCode::NotFound => 404,
+        ErrorCode::Conflict => 409,
+        ErrorCode::PayloadTooLarge => 413,
+        ErrorCode::Unavailable => 503,
+        _ => 500,
+    };
+    let mut body = json!({
+        "code": code,
+        "error": e.code.as_str(),
+        "message": e.message,
+        "timestamp": strata_platform::now_millis(),
+    });
+    if let Some(token) = token {
+        body["clientToken"] = Value::String(token);
+    }
+    body
+}
+
+/// Reaches devices over their MQTT sessions: a message goes to the device's private
+/// namespace, and only if a session of the device subscribes to its topic (a persistent
+/// session that is offline counts: the broker queues it).
+pub(crate) struct MqttLink {
+    pub(crate) broker: BrokerHandle,
+}
+
+impl DeviceLink for MqttLink {
+    fn send(&self, device: &DeviceIdentity, message: &Downlink) -> bool {
+        let (topic, payload) = match message {
+            Downlink::RpcRequest { id, method, params } => (
+                device_topics::rpc_request_topic(*id),
+                json!({"method": method, "params": params}),
+            ),
+            Downlink::ShadowDelta {
+                shadow,
+                version,
+                timestamp,
+                delta,
+                metadata,
+            } => (
+                format!("{}/update/delta", device_topics::shadow_topic(shadow)),
+                strata_platform::shadow::delta_json(*version, *timestamp, delta, metadata),
+            ),
+        };
+        let topic = format!(
+            "{}{}/{topic}",
+            strata_broker::PRIVATE_PREFIX,
+            device.device_id
+        );
+        if !self.broker.has_subscribers(&topic) {
+            return false;
+        }
+        self.broker
+            .publish(Publish::new(topic, QoS::AtLeastOnce, payload.to_string()));
+        true
     }
 }
 

@@ -119,6 +119,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(%local, "HTTP API listening");
 
     tokio::spawn(platform.clone().run_retention());
+    tokio::spawn(platform.clone().run_activity_flush());
+    tokio::spawn(platform.clone().run_rpc_expiry());
     if let Some((handle, _)) = &broker {
         tokio::spawn(crate::mqtt::save_periodically(
             handle.clone(),
@@ -153,6 +155,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             Err(e) => tracing::error!(error = %e, "cannot save the MQTT sessions"),
         }
     }
+    if let Err(e) = platform.flush_activity().await {
+        tracing::warn!(error = %e, "cannot record device activity at stop");
+    }
     served.context("HTTP server failed")?;
     tracing::info!("stopped");
     Ok(())
@@ -172,10 +177,12 @@ fn start_broker(
     platform: &Platform,
     saved: strata_broker::PersistedState,
 ) -> anyhow::Result<(BrokerHandle, BrokerThreads)> {
+    let broker_slot = Arc::new(std::sync::OnceLock::new());
     let hooks = Arc::new(crate::mqtt::PlatformHooks {
         platform: platform.clone(),
         runtime: tokio::runtime::Handle::current(),
         allow_anonymous: config.allow_anonymous,
+        broker: Arc::clone(&broker_slot),
     });
     let mut tls = Vec::new();
     let mut secure_websocket = Vec::new();
@@ -227,6 +234,10 @@ fn start_broker(
             config.listen
         )
     })?;
+    let _ = broker_slot.set(handle.clone());
+    platform.add_device_link(Arc::new(crate::mqtt::MqttLink {
+        broker: handle.clone(),
+    }));
     let (sessions, retained) = handle.restore(saved);
     if sessions + retained > 0 {
         tracing::info!(

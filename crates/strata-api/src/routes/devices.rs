@@ -35,6 +35,37 @@ pub struct DeviceOut {
     pub created_at: i64,
     /// Last change, ms.
     pub updated_at: i64,
+    /// Online/offline and when it was last heard from (in reads of existing devices).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connectivity: Option<ConnectivityOut>,
+}
+
+/// Whether a device is online, and when it was last heard from.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConnectivityOut {
+    /// Connected now (MQTT), or seen within the inactivity timeout (10 minutes) over
+    /// HTTP after its last disconnect.
+    pub online: bool,
+    /// Open MQTT sessions.
+    pub connections: u32,
+    /// Last message or connection, ms.
+    pub last_seen_at: Option<i64>,
+    /// Last connection opened, ms.
+    pub last_connected_at: Option<i64>,
+    /// Last connection closed, ms.
+    pub last_disconnected_at: Option<i64>,
+}
+
+impl From<strata_platform::connectivity::DeviceStatus> for ConnectivityOut {
+    fn from(s: strata_platform::connectivity::DeviceStatus) -> Self {
+        Self {
+            online: s.online,
+            connections: s.connections,
+            last_seen_at: s.activity.last_seen_at,
+            last_connected_at: s.activity.last_connected_at,
+            last_disconnected_at: s.activity.last_disconnected_at,
+        }
+    }
 }
 
 impl From<Device> for DeviceOut {
@@ -47,8 +78,17 @@ impl From<Device> for DeviceOut {
             metadata: d.metadata,
             created_at: d.created_at,
             updated_at: d.updated_at,
+            connectivity: None,
         }
     }
+}
+
+/// A device with its connectivity.
+fn with_status(state: &AppState, device: Device) -> DeviceOut {
+    let status = state.platform.device_status(device.key);
+    let mut out = DeviceOut::from(device);
+    out.connectivity = Some(status.into());
+    out
 }
 
 /// A new device.
@@ -225,7 +265,11 @@ pub(crate) async fn list_devices(
         .list_devices(&me, &filter, offset, limit)
         .await?;
     Ok(Json(DevicePage {
-        items: page.items.into_iter().map(DeviceOut::from).collect(),
+        items: page
+            .items
+            .into_iter()
+            .map(|d| with_status(&state, d))
+            .collect(),
         total: page.total,
         offset,
         limit,
@@ -241,7 +285,8 @@ pub(crate) async fn get_device(
     Auth(me): Auth,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<DeviceOut>, ApiError> {
-    Ok(Json(state.platform.device(&me, id).await?.into()))
+    let device = state.platform.device(&me, id).await?;
+    Ok(Json(with_status(&state, device)))
 }
 
 /// Changes some fields of a device.

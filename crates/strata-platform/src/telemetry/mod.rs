@@ -86,6 +86,7 @@ impl Platform {
             })
             .collect();
         self.store().write_points(points).await?;
+        self.device_seen(device);
         metrics::counter!("strata_ingest_points_total", "transport" => transport)
             .increment(count as u64);
         metrics::counter!("strata_ingest_messages_total", "transport" => transport).increment(1);

@@ -128,6 +128,39 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (device, key)
     ) WITHOUT ROWID;
     "#,
+    // 5: device shadows, RPC calls, connectivity.
+    r#"
+    CREATE TABLE device_shadows (
+        device INTEGER NOT NULL REFERENCES devices (key) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        document TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (device, name)
+    ) WITHOUT ROWID;
+    CREATE TABLE rpc_calls (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        device INTEGER NOT NULL REFERENCES devices (key) ON DELETE CASCADE,
+        method TEXT NOT NULL,
+        params TEXT NOT NULL,
+        oneway INTEGER NOT NULL,
+        persistent INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        response TEXT,
+        error TEXT,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX rpc_calls_by_device ON rpc_calls (device, id);
+    CREATE INDEX rpc_calls_open ON rpc_calls (expires_at) WHERE status IN ('queued', 'sent');
+    CREATE TABLE device_activity (
+        device INTEGER PRIMARY KEY REFERENCES devices (key) ON DELETE CASCADE,
+        last_seen_at INTEGER,
+        last_connected_at INTEGER,
+        last_disconnected_at INTEGER
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -2,11 +2,14 @@
 //! commit, and a small pool of read-only connections for queries.
 
 mod accounts;
+mod activity;
 mod attributes;
 mod devices;
 mod migrations;
 mod mqtt;
 mod pool;
+mod rpc;
+mod shadows;
 mod telemetry;
 mod writer;
 

@@ -1,0 +1,206 @@
+//! Connectivity: whether each device is online and when it was last heard from, over every
+//! protocol. Front ends report connections opening and closing (MQTT) and every message
+//! (all of them); the state lives in memory and is written to the store in batches
+//! ([`Platform::run_activity_flush`]), so a busy device costs no write per message.
+//!
+//! A device is online while it holds a connection, or, for connectionless protocols (HTTP,
+//! CoAP), when it was seen within the inactivity timeout and after its last disconnect.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use strata_store::{DeviceActivity, DeviceIdentity, DeviceKey, Millis};
+
+use crate::{Platform, PlatformError, now_millis};
+
+/// How long a connectionless device counts as online after its last message.
+pub const INACTIVITY_TIMEOUT: Duration = Duration::from_secs(600);
+/// How often activity is written to the store.
+const FLUSH_INTERVAL: Duration = Duration::from_secs(5);
+
+/// A device's connectivity as the API shows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DeviceStatus {
+    /// Connected now, or seen lately over a connectionless protocol.
+    pub online: bool,
+    /// Open connections (MQTT sessions online).
+    pub connections: u32,
+    /// When it was last heard from, connected and disconnected (ms).
+    #[serde(flatten)]
+    pub activity: DeviceActivity,
+}
+
+#[derive(Debug, Default)]
+struct Entry {
+    connections: u32,
+    activity: DeviceActivity,
+    dirty: bool,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Connectivity {
+    devices: Mutex<HashMap<DeviceKey, Entry>>,
+}
+
+impl Connectivity {
+    fn update(&self, device: DeviceKey, change: impl FnOnce(&mut Entry)) {
+        if let Ok(mut devices) = self.devices.lock() {
+            let entry = devices.entry(device).or_default();
+            change(entry);
+            entry.dirty = true;
+        }
+    }
+}
+
+impl Platform {
+    /// Loads the recorded activity; call once at start.
+    pub(crate) async fn load_activity(&self) -> Result<(), PlatformError> {
+        let recorded = self.store().all_activity().await?;
+        if let Ok(mut devices) = self.inner.connectivity.devices.lock() {
+            for (key, activity) in recorded {
+                devices.insert(
+                    key,
+                    Entry {
+                        connections: 0,
+                        activity,
+                        dirty: false,
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// A device opened a connection (e.g. an MQTT session).
+    pub fn device_connected(&self, device: &DeviceIdentity) {
+        let now = now_millis();
+        self.inner.connectivity.update(device.device_key, |e| {
+            e.connections += 1;
+            e.activity.last_connected_at = Some(now);
+            e.activity.last_seen_at = Some(now);
+        });
+        metrics::counter!("strata_device_connects_total").increment(1);
+    }
+
+    /// A device's connection closed.
+    pub fn device_disconnected(&self, device: &DeviceIdentity) {
+        let now = now_millis();
+        self.inner.connectivity.update(device.device_key, |e| {
+            e.connections = e.connections.saturating_sub(1);
+            e.activity.last_disconnected_at = Some(now);
+            e.activity.last_seen_at = Some(now);
+        });
+    }
+
+    /// A device sent something.
+    pub fn device_seen(&self, device: &DeviceIdentity) {
+        let now = now_millis();
+        self.inner.connectivity.update(device.device_key, |e| {
+            e.activity.last_seen_at = Some(now);
+        });
+    }
+
+    /// A device's connectivity now.
+    pub fn device_status(&self, device: DeviceKey) -> DeviceStatus {
+        let now = now_millis();
+        let Ok(devices) = self.inner.connectivity.devices.lock() else {
+            return DeviceStatus::default();
+        };
+        let Some(entry) = devices.get(&device) else {
+            return DeviceStatus::default();
+        };
+        DeviceStatus {
+            online: is_online(entry, now),
+            connections: entry.connections,
+            activity: entry.activity,
+        }
+    }
+
+    /// Writes changed activity to the store every few seconds, forever.
+    pub async fn run_activity_flush(self) {
+        let mut tick = tokio::time::interval(FLUSH_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = self.flush_activity().await {
+                tracing::warn!(error = %e, "cannot record device activity; will retry");
+            }
+        }
+    }
+
+    /// Writes changed activity to the store now (also at a clean stop).
+    pub async fn flush_activity(&self) -> Result<(), PlatformError> {
+        let changed: Vec<(DeviceKey, DeviceActivity)> = match self.inner.connectivity.devices.lock()
+        {
+            Ok(mut devices) => devices
+                .iter_mut()
+                .filter(|(_, e)| e.dirty)
+                .map(|(k, e)| {
+                    e.dirty = false;
+                    (*k, e.activity)
+                })
+                .collect(),
+            Err(_) => return Ok(()),
+        };
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<DeviceKey> = changed.iter().map(|(k, _)| *k).collect();
+        if let Err(e) = self.store().record_activity(changed).await {
+            // Mark them again so the next flush retries.
+            if let Ok(mut devices) = self.inner.connectivity.devices.lock() {
+                for key in keys {
+                    if let Some(entry) = devices.get_mut(&key) {
+                        entry.dirty = true;
+                    }
+                }
+            }
+            return Err(e.into());
+        }
+        Ok(())
+    }
+}
+
+fn is_online(entry: &Entry, now: Millis) -> bool {
+    if entry.connections > 0 {
+        return true;
+    }
+    let timeout = INACTIVITY_TIMEOUT.as_millis() as Millis;
+    match entry.activity.last_seen_at {
+        Some(seen) => {
+            now - seen < timeout
+                && entry
+                    .activity
+                    .last_disconnected_at
+                    .is_none_or(|gone| seen > gone)
+        }
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn online_rules() {
+        let mut e = Entry::default();
+        assert!(!is_online(&e, 1_000_000));
+        e.connections = 1;
+        assert!(is_online(&e, 1_000_000));
+        e.connections = 0;
+        e.activity.last_seen_at = Some(1_000_000);
+        e.activity.last_disconnected_at = Some(1_000_000);
+        assert!(!is_online(&e, 1_000_001), "a disconnect ends being online");
+        e.activity.last_seen_at = Some(1_000_500);
+        assert!(
+            is_online(&e, 1_001_000),
+            "seen over HTTP after the disconnect"
+        );
+        assert!(
+            !is_online(&e, 1_000_500 + 600_000),
+            "inactive for the timeout"
+        );
+    }
+}

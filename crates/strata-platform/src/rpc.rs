@@ -1,0 +1,415 @@
+//! RPC to devices: commands with an answer (two-way) or without (one-way).
+//!
+//! Every call is stored with its status (`queued`, `sent`, `successful`, `failed`,
+//! `timeout`, `expired`), so its outcome can be looked up later.
+//!
+//! - A plain call goes to the device now, over whichever link reaches it (MQTT subscription
+//!   to `v1/devices/me/rpc/request/+`, an HTTP long-poll); a device that is not reachable
+//!   fails it at once (`device_unreachable`). A two-way call then waits for the answer up
+//!   to its timeout.
+//! - A persistent call is kept until the device is next reachable (it subscribes, or polls)
+//!   or the call expires; the caller gets its id at once and looks up the outcome.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde_json::Value;
+use strata_store::{DeviceIdentity, NewRpcCall, RpcCall, RpcStatus};
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+use crate::accounts::Principal;
+use crate::downlink::Downlink;
+use crate::{ErrorCode, Platform, PlatformError, now_millis};
+
+/// Default time a two-way call waits for its answer.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest time a plain two-way call may wait.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(300);
+/// Default lifetime of a persistent call.
+pub const DEFAULT_EXPIRY: Duration = Duration::from_secs(24 * 3600);
+/// Longest lifetime of a persistent call.
+pub const MAX_EXPIRY: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Longest method name.
+const MAX_METHOD_BYTES: usize = 128;
+/// Largest parameters or answer, as JSON text.
+const MAX_JSON_BYTES: usize = 64 * 1024;
+/// How often expired calls are swept.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A call as asked for: `{"method", "params"?, "oneway"?, "persistent"?, "timeout_ms"?,
+/// "expiry_ms"?}`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RpcRequest {
+    /// Method name.
+    pub method: String,
+    /// Parameters (any JSON; `null` when absent).
+    #[serde(default)]
+    pub params: Value,
+    /// No answer expected.
+    #[serde(default)]
+    pub oneway: bool,
+    /// Keep it for an offline device until `expiry_ms`.
+    #[serde(default)]
+    pub persistent: bool,
+    /// How long a plain two-way call waits for the answer (ms).
+    pub timeout_ms: Option<u64>,
+    /// How long a persistent call is kept (ms).
+    pub expiry_ms: Option<u64>,
+}
+
+/// Two-way calls waiting for their answer.
+#[derive(Debug, Default)]
+pub(crate) struct Waiters {
+    calls: Mutex<HashMap<i64, oneshot::Sender<()>>>,
+}
+
+impl Waiters {
+    fn add(&self, id: i64) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        if let Ok(mut calls) = self.calls.lock() {
+            calls.insert(id, tx);
+        }
+        rx
+    }
+
+    fn wake(&self, id: i64) {
+        let waiter = self.calls.lock().ok().and_then(|mut c| c.remove(&id));
+        if let Some(waiter) = waiter {
+            let _ = waiter.send(());
+        }
+    }
+
+    fn forget(&self, id: i64) {
+        if let Ok(mut calls) = self.calls.lock() {
+            calls.remove(&id);
+        }
+    }
+}
+
+fn request_message(call: &RpcCall) -> Downlink {
+    Downlink::RpcRequest {
+        id: call.id,
+        method: call.method.clone(),
+        params: serde_json::from_str(&call.params_json).unwrap_or(Value::Null),
+    }
+}
+
+/// The status a call gets once it is in the device's hands.
+fn delivered(call: &RpcCall) -> RpcStatus {
+    if call.oneway {
+        RpcStatus::Successful
+    } else {
+        RpcStatus::Sent
+    }
+}
+
+impl Platform {
+    /// Calls a device (management API). A plain two-way call returns once answered (or
+    /// fails with `timeout`); other calls return at once with their status.
+    pub async fn invoke_rpc(
+        &self,
+        caller: &Principal,
+        device_id: Uuid,
+        body: Value,
+    ) -> Result<RpcCall, PlatformError> {
+        let request: RpcRequest = serde_json::from_value(body).map_err(|e| {
+            PlatformError::invalid(format!(
+                "an RPC call looks like {{\"method\":\"reboot\",\"params\":{{}},\"oneway\":false,\
+                 \"persistent\":false,\"timeout_ms\":10000}}: {e}"
+            ))
+        })?;
+        if request.method.is_empty() || request.method.len() > MAX_METHOD_BYTES {
+            return Err(PlatformError::invalid(format!(
+                "`method` must have 1 to {MAX_METHOD_BYTES} bytes"
+            )));
+        }
+        let params_json = request.params.to_string();
+        if params_json.len() > MAX_JSON_BYTES {
+            return Err(PlatformError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("`params` may have at most {MAX_JSON_BYTES} bytes of JSON"),
+            ));
+        }
+        let timeout = match request.timeout_ms {
+            Some(ms) if ms == 0 || ms > MAX_TIMEOUT.as_millis() as u64 => {
+                return Err(PlatformError::invalid(format!(
+                    "`timeout_ms` must be from 1 to {}",
+                    MAX_TIMEOUT.as_millis()
+                )));
+            }
+            Some(ms) => Duration::from_millis(ms),
+            None => DEFAULT_TIMEOUT,
+        };
+        let expiry = match request.expiry_ms {
+            Some(_) if !request.persistent => {
+                return Err(PlatformError::invalid(
+                    "`expiry_ms` applies to persistent calls only (set \"persistent\": true)",
+                ));
+            }
+            Some(ms) if ms == 0 || ms > MAX_EXPIRY.as_millis() as u64 => {
+                return Err(PlatformError::invalid(format!(
+                    "`expiry_ms` must be from 1 to {}",
+                    MAX_EXPIRY.as_millis()
+                )));
+            }
+            Some(ms) => Duration::from_millis(ms),
+            None => DEFAULT_EXPIRY,
+        };
+        let device = self.device(caller, device_id).await?;
+        let identity = Self::identity_of(&device);
+        let now = now_millis();
+        // A plain call outlives its wait a little, so the waiter (not the expiry sweep)
+        // records its timeout.
+        let lifetime = if request.persistent {
+            expiry
+        } else {
+            timeout + Duration::from_secs(1)
+        };
+        let call = self
+            .store()
+            .create_rpc(
+                NewRpcCall {
+                    device: device.key,
+                    method: request.method,
+                    params_json,
+                    oneway: request.oneway,
+                    persistent: request.persistent,
+                    expires_at: now + lifetime.as_millis() as i64,
+                },
+                RpcStatus::Queued,
+                now,
+            )
+            .await?;
+        metrics::counter!("strata_rpc_calls_total").increment(1);
+        let answered = (!call.oneway && !call.persistent).then(|| self.inner.rpc.add(call.id));
+        let sent = self
+            .inner
+            .links
+            .send(&identity, &request_message(&call), false);
+        if !sent {
+            self.inner.rpc.forget(call.id);
+            if call.persistent {
+                return Ok(call);
+            }
+            self.store()
+                .transition_rpc(
+                    call.id,
+                    &[RpcStatus::Queued],
+                    RpcStatus::Failed,
+                    None,
+                    Some("the device was not reachable".into()),
+                    now_millis(),
+                )
+                .await?;
+            return Err(PlatformError::new(
+                ErrorCode::DeviceUnreachable,
+                format!(
+                    "device {device_id} is not connected (or not subscribed to \
+                     v1/devices/me/rpc/request/+); send a persistent call to queue it (call {})",
+                    call.id
+                ),
+            ));
+        }
+        self.store()
+            .transition_rpc(
+                call.id,
+                &[RpcStatus::Queued],
+                delivered(&call),
+                None,
+                None,
+                now_millis(),
+            )
+            .await?;
+        if let Some(answered) = answered {
+            let outcome = tokio::time::timeout(timeout, answered).await;
+            self.inner.rpc.forget(call.id);
+            if outcome.is_err() {
+                self.store()
+                    .transition_rpc(
+                        call.id,
+                        &[RpcStatus::Sent],
+                        RpcStatus::Timeout,
+                        None,
+                        Some("no answer in time".into()),
+                        now_millis(),
+                    )
+                    .await?;
+            }
+        }
+        let call = self.stored_rpc(&identity, call.id).await?;
+        if !call.persistent && matches!(call.status, RpcStatus::Timeout | RpcStatus::Expired) {
+            return Err(PlatformError::new(
+                ErrorCode::Timeout,
+                format!(
+                    "device {device_id} did not answer call {} within {} ms",
+                    call.id,
+                    timeout.as_millis()
+                ),
+            ));
+        }
+        Ok(call)
+    }
+
+    /// One call of a device.
+    pub async fn rpc_call(
+        &self,
+        caller: &Principal,
+        device_id: Uuid,
+        id: i64,
+    ) -> Result<RpcCall, PlatformError> {
+        let device = self.device(caller, device_id).await?;
+        self.stored_rpc(&Self::identity_of(&device), id).await
+    }
+
+    /// A device's latest calls, newest first.
+    pub async fn rpc_calls(
+        &self,
+        caller: &Principal,
+        device_id: Uuid,
+        limit: u32,
+    ) -> Result<Vec<RpcCall>, PlatformError> {
+        if !(1..=1000).contains(&limit) {
+            return Err(PlatformError::parameter("limit must be from 1 to 1000"));
+        }
+        let device = self.device(caller, device_id).await?;
+        Ok(self.store().list_rpc(device.key, limit).await?)
+    }
+
+    async fn stored_rpc(&self, device: &DeviceIdentity, id: i64) -> Result<RpcCall, PlatformError> {
+        self.store()
+            .rpc(device.device_key, id)
+            .await?
+            .ok_or_else(|| PlatformError::not_found(format!("the device has no RPC call {id}")))
+    }
+
+    /// A device's answer to call `id`.
+    pub async fn rpc_response(
+        &self,
+        device: &DeviceIdentity,
+        id: i64,
+        response: Value,
+    ) -> Result<(), PlatformError> {
+        self.device_seen(device);
+        let call = self.stored_rpc(device, id).await?;
+        if call.oneway {
+            return Err(PlatformError::new(
+                ErrorCode::Conflict,
+                format!("RPC call {id} is one-way and takes no answer"),
+            ));
+        }
+        let text = response.to_string();
+        if text.len() > MAX_JSON_BYTES {
+            return Err(PlatformError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("an answer may have at most {MAX_JSON_BYTES} bytes of JSON"),
+            ));
+        }
+        let done = self
+            .store()
+            .transition_rpc(
+                id,
+                &[RpcStatus::Sent, RpcStatus::Queued],
+                RpcStatus::Successful,
+                Some(text),
+                None,
+                now_millis(),
+            )
+            .await?;
+        if !done {
+            return Err(PlatformError::new(
+                ErrorCode::Conflict,
+                format!(
+                    "RPC call {id} is already {} and takes no answer",
+                    call.status.as_str()
+                ),
+            ));
+        }
+        self.inner.rpc.wake(id);
+        Ok(())
+    }
+
+    /// Hands a device its queued persistent calls, oldest first, while a link takes them
+    /// (for a device that just became reachable).
+    pub async fn deliver_queued_rpc(&self, device: &DeviceIdentity) -> Result<(), PlatformError> {
+        for call in self
+            .store()
+            .queued_rpc(device.device_key, now_millis())
+            .await?
+        {
+            if !self
+                .inner
+                .links
+                .send(device, &request_message(&call), false)
+            {
+                break;
+            }
+            self.store()
+                .transition_rpc(
+                    call.id,
+                    &[RpcStatus::Queued],
+                    delivered(&call),
+                    None,
+                    None,
+                    now_millis(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// HTTP long-poll: the device's next call, waiting up to `timeout`; `None` if none came.
+    pub async fn poll_rpc(
+        &self,
+        device: &DeviceIdentity,
+        timeout: Duration,
+    ) -> Result<Option<Downlink>, PlatformError> {
+        self.device_seen(device);
+        let queued = self
+            .store()
+            .queued_rpc(device.device_key, now_millis())
+            .await?;
+        if let Some(call) = queued.into_iter().next() {
+            self.store()
+                .transition_rpc(
+                    call.id,
+                    &[RpcStatus::Queued],
+                    delivered(&call),
+                    None,
+                    None,
+                    now_millis(),
+                )
+                .await?;
+            return Ok(Some(request_message(&call)));
+        }
+        let mut next = self.inner.links.poll(device.device_key);
+        match tokio::time::timeout(timeout, &mut next).await {
+            Ok(Ok(message)) => Ok(Some(message)),
+            Ok(Err(_)) => Ok(None),
+            Err(_) => {
+                // A message handed over just as the wait ended is still in the channel.
+                next.close();
+                Ok(next.try_recv().ok())
+            }
+        }
+    }
+
+    /// Marks calls past their expiry as expired, every second, forever.
+    pub async fn run_rpc_expiry(self) {
+        let mut tick = tokio::time::interval(SWEEP_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match self.store().expire_rpc(now_millis()).await {
+                Ok(expired) => {
+                    for call in expired {
+                        self.inner.rpc.wake(call.id);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot expire RPC calls; will retry"),
+            }
+        }
+    }
+}
