@@ -9,10 +9,10 @@ log() { printf '\n==> %s\n' "$*"; }
 
 # Debian packages the tests use: curl and jq for the quickstart, the Mosquitto clients for
 # the MQTT tests (and the Mosquitto broker for the side-by-side benchmark), openssl for the
-# development CA of the TLS tests.
-APT_PACKAGES=(curl jq openssl mosquitto mosquitto-clients)
-# Python packages the tests use.
-PIP_PACKAGES=("paho-mqtt>=2,<3" "pytest>=7")
+# development CA of the TLS tests, RabbitMQ for the rule engine's AMQP sink.
+APT_PACKAGES=(curl jq openssl mosquitto mosquitto-clients rabbitmq-server)
+# Python packages the tests use: MQTT and AMQP clients, an SMTP server for e-mail actions.
+PIP_PACKAGES=("paho-mqtt>=2,<3" "pytest>=7" "pika>=1.3,<2" "aiosmtpd>=1.4,<2")
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -26,7 +26,7 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
 fi
 
-if ! python3 -c "import paho.mqtt, pytest" >/dev/null 2>&1; then
+if ! python3 -c "import paho.mqtt, pytest, pika, aiosmtpd" >/dev/null 2>&1; then
   log "installing Python packages: ${PIP_PACKAGES[*]}"
   python3 -m pip install --quiet --disable-pip-version-check "${PIP_PACKAGES[@]}"
 fi
@@ -47,8 +47,8 @@ for dir in crates/*/nostd-check; do
   (cd "$dir" && cargo check --locked --quiet)
 done
 
-log "MQTT tests with real clients (paho-mqtt, mosquitto_pub/sub)"
-STRATA_BIN="$PWD/target/debug/strata" python3 -m pytest -q tests/mqtt
+log "end-to-end tests with real peers (paho-mqtt, mosquitto_pub/sub, RabbitMQ, SMTP, webhooks)"
+STRATA_BIN="$PWD/target/debug/strata" python3 -m pytest -q tests/e2e
 
 log "README quickstart"
 ./scripts/quickstart-check.sh

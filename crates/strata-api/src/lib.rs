@@ -114,6 +114,31 @@ pub fn app(state: AppState) -> Router {
             get(routes::rpc::list).post(routes::rpc::invoke),
         )
         .route("/api/devices/{id}/rpc/{rpc_id}", get(routes::rpc::get))
+        .route(
+            "/api/rules",
+            get(routes::rules::list).post(routes::rules::create),
+        )
+        .route("/api/rules/outbox", get(routes::rules::outbox))
+        .route("/api/rules/dead-letters", get(routes::rules::dead_letters))
+        .route(
+            "/api/rules/dead-letters/replay",
+            post(routes::rules::replay),
+        )
+        .route("/api/rules/dead-letters/delete", post(routes::rules::purge))
+        .route(
+            "/api/rules/{id}",
+            get(routes::rules::get)
+                .put(routes::rules::update)
+                .delete(routes::rules::delete),
+        )
+        .route(
+            "/api/alarms",
+            get(routes::alarms::list).post(routes::alarms::create),
+        )
+        .route("/api/alarms/{id}", get(routes::alarms::get))
+        .route("/api/alarms/{id}/ack", post(routes::alarms::acknowledge))
+        .route("/api/alarms/{id}/clear", post(routes::alarms::clear))
+        .route("/api/events", get(routes::events::stream))
         .route("/api/v1/{token}/rpc", get(routes::device_api::rpc_poll))
         .route(
             "/api/v1/{token}/rpc/{id}",

@@ -3,7 +3,9 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{auth, device_api, devices, mqtt_acl, rpc, shadows, system, telemetry};
+use crate::routes::{
+    alarms, auth, device_api, devices, events, mqtt_acl, rpc, rules, shadows, system, telemetry,
+};
 
 /// Strata's REST API.
 #[derive(OpenApi)]
@@ -11,7 +13,7 @@ use crate::routes::{auth, device_api, devices, mqtt_acl, rpc, shadows, system, t
     info(
         title = "Strata API",
         description = "Management REST API (devices, credentials, telemetry queries, shadows, \
-                       RPC) and the HTTP device API. Errors always have the shape \
+                       RPC, rules, alarms, live events) and the HTTP device API. Errors always have the shape \
                        `{\"error\": {\"code\": \"...\", \"message\": \"...\"}}`."
     ),
     paths(
@@ -28,6 +30,10 @@ use crate::routes::{auth, device_api, devices, mqtt_acl, rpc, shadows, system, t
         device_api::shadow_update,
         shadows::list, shadows::get, shadows::update, shadows::delete,
         rpc::invoke, rpc::list, rpc::get,
+        rules::list, rules::create, rules::get, rules::update, rules::delete, rules::outbox,
+        rules::dead_letters, rules::replay, rules::purge,
+        alarms::list, alarms::create, alarms::get, alarms::acknowledge, alarms::clear,
+        events::stream,
         mqtt_acl::list, mqtt_acl::create, mqtt_acl::delete,
         system::healthz, system::metrics,
     ),
@@ -39,6 +45,9 @@ use crate::routes::{auth, device_api, devices, mqtt_acl, rpc, shadows, system, t
         (name = "telemetry", description = "Telemetry queries"),
         (name = "shadows", description = "Device shadows: desired and reported state"),
         (name = "rpc", description = "Commands to devices"),
+        (name = "rules", description = "Rule engine, sink outbox and dead letters"),
+        (name = "alarms", description = "Alarms and their lifecycle"),
+        (name = "events", description = "Live event stream (Server-Sent Events)"),
         (name = "device-api", description = "What devices call"),
         (name = "system", description = "Health and metrics"),
     )

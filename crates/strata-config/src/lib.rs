@@ -65,6 +65,10 @@ pub struct Config {
     pub auth: AuthConfig,
     /// The MQTT broker.
     pub mqtt: MqttConfig,
+    /// The rule engine and its sinks.
+    pub rules: RulesConfig,
+    /// Outgoing e-mail for rule notifications.
+    pub smtp: SmtpConfig,
 }
 
 impl Default for Config {
@@ -77,6 +81,8 @@ impl Default for Config {
             telemetry: TelemetryConfig::default(),
             auth: AuthConfig::default(),
             mqtt: MqttConfig::default(),
+            rules: RulesConfig::default(),
+            smtp: SmtpConfig::default(),
         }
     }
 }
@@ -327,6 +333,67 @@ impl Default for TelemetryConfig {
     }
 }
 
+/// The rule engine and the sinks it routes to.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RulesConfig {
+    /// A JSON file of rules (an array of rule definitions) loaded into the default tenant
+    /// at start, replacing rules of the same name; empty for none.
+    pub file: PathBuf,
+    /// How long a message for an external sink (webhook, AMQP, e-mail) is retried before it
+    /// goes to the dead-letter store.
+    #[serde(with = "humantime_serde")]
+    pub max_retry_age: Duration,
+    /// Longest wait between two attempts at a failing sink.
+    #[serde(with = "humantime_serde")]
+    pub max_backoff: Duration,
+    /// How long one delivery to a sink may take.
+    #[serde(with = "humantime_serde")]
+    pub sink_timeout: Duration,
+    /// Most script operations one filter or transform may run (a CPU limit).
+    pub script_max_operations: u64,
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        Self {
+            file: PathBuf::new(),
+            max_retry_age: Duration::from_secs(24 * 3600),
+            max_backoff: Duration::from_secs(30),
+            sink_timeout: Duration::from_secs(10),
+            script_max_operations: 100_000,
+        }
+    }
+}
+
+/// The SMTP server e-mail actions send through.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpConfig {
+    /// Server host; empty disables e-mail actions.
+    pub host: String,
+    /// Server port.
+    pub port: u16,
+    /// Sender address.
+    pub from: String,
+    /// User name for SMTP AUTH; empty for none.
+    pub username: String,
+    /// Password for SMTP AUTH.
+    pub password: String,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            host: String::new(),
+            port: 25,
+            from: "strata@localhost".into(),
+            username: String::new(),
+            password: String::new(),
+        }
+    }
+}
+
 /// Management API authentication.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -372,6 +439,18 @@ impl Config {
                     "unknown backend `{}`; the only backend today is `sqlite`",
                     self.storage.backend
                 ),
+            ));
+        }
+        if self.rules.max_backoff.is_zero() {
+            return Err(invalid("rules.max_backoff", "must be longer than 0s"));
+        }
+        if self.rules.sink_timeout.is_zero() {
+            return Err(invalid("rules.sink_timeout", "must be longer than 0s"));
+        }
+        if self.rules.script_max_operations < 100 {
+            return Err(invalid(
+                "rules.script_max_operations",
+                "must be at least 100",
             ));
         }
         if self.storage.max_batch_rows == 0 {

@@ -56,10 +56,30 @@ impl Platform {
             values.push((key, text));
         }
         let count = values.len();
+        let changed: serde_json::Map<String, Value> = values
+            .iter()
+            .map(|(k, v)| {
+                let value = v
+                    .as_deref()
+                    .and_then(|t| serde_json::from_str(t).ok())
+                    .unwrap_or(Value::Null);
+                (k.clone(), value)
+            })
+            .collect();
         self.store()
             .set_attributes(device.device_key, values, now_millis())
             .await?;
         self.device_seen(device);
+        let msg = Value::Object(changed);
+        self.emit(|| crate::events::Event {
+            tenant: device.tenant,
+            kind: "attributes",
+            device_id: Some(device.device_id),
+            ts: now_millis(),
+            data: msg.clone(),
+        });
+        self.run_device_rules(crate::rules::Trigger::Attributes, device, || msg)
+            .await;
         Ok(count)
     }
 

@@ -10,8 +10,12 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use serde_json::json;
 use strata_store::{DeviceActivity, DeviceIdentity, DeviceKey, Millis};
+use tokio::sync::mpsc;
 
+use crate::events::Event;
+use crate::rules::Trigger;
 use crate::{Platform, PlatformError, now_millis};
 
 /// How long a connectionless device counts as online after its last message.
@@ -38,9 +42,31 @@ struct Entry {
     dirty: bool,
 }
 
-#[derive(Debug, Default)]
+/// Connection changes waiting for their rules (front ends report them from threads that
+/// cannot wait).
+const RULE_QUEUE: usize = 65_536;
+
+type RuleEvent = (Trigger, DeviceIdentity, Millis);
+
+#[derive(Debug)]
 pub(crate) struct Connectivity {
     devices: Mutex<HashMap<DeviceKey, Entry>>,
+    rule_events: mpsc::Sender<RuleEvent>,
+    rule_queue: Mutex<Option<mpsc::Receiver<RuleEvent>>>,
+    /// Inactivity rules that fired, per device, at the last-seen time they fired for.
+    inactive: Mutex<HashMap<(uuid::Uuid, DeviceKey), Millis>>,
+}
+
+impl Default for Connectivity {
+    fn default() -> Self {
+        let (tx, rx) = mpsc::channel(RULE_QUEUE);
+        Self {
+            devices: Mutex::default(),
+            rule_events: tx,
+            rule_queue: Mutex::new(Some(rx)),
+            inactive: Mutex::default(),
+        }
+    }
 }
 
 impl Connectivity {
@@ -81,6 +107,88 @@ impl Platform {
             e.activity.last_seen_at = Some(now);
         });
         metrics::counter!("strata_device_connects_total").increment(1);
+        self.connection_changed(Trigger::Connect, device, now);
+    }
+
+    fn connection_changed(&self, trigger: Trigger, device: &DeviceIdentity, now: Millis) {
+        self.emit(|| Event {
+            tenant: device.tenant,
+            kind: trigger.as_str(),
+            device_id: Some(device.device_id),
+            ts: now,
+            data: json!({}),
+        });
+        if self.has_rules(device.tenant, trigger)
+            && self
+                .inner
+                .connectivity
+                .rule_events
+                .try_send((trigger, *device, now))
+                .is_err()
+        {
+            metrics::counter!("strata_rule_errors_total", "kind" => "connection_queue_full")
+                .increment(1);
+        }
+    }
+
+    /// Runs connect/disconnect rules, and inactivity rules every second, forever.
+    pub async fn run_connectivity_rules(self) {
+        let Some(mut queue) = self
+            .inner
+            .connectivity
+            .rule_queue
+            .lock()
+            .ok()
+            .and_then(|mut q| q.take())
+        else {
+            return;
+        };
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                event = queue.recv() => {
+                    let Some((trigger, device, at)) = event else { return };
+                    self.run_device_rules(trigger, &device, || json!({"at": at})).await;
+                }
+                _ = tick.tick() => self.check_inactivity().await,
+            }
+        }
+    }
+
+    /// Fires inactivity rules for devices silent for longer than the rule says, once per
+    /// silence.
+    async fn check_inactivity(&self) {
+        let now = now_millis();
+        let silent: Vec<(DeviceKey, Millis)> = match self.inner.connectivity.devices.lock() {
+            Ok(devices) => devices
+                .iter()
+                .filter(|(_, e)| e.connections == 0)
+                .filter_map(|(k, e)| e.activity.last_seen_at.map(|seen| (*k, seen)))
+                .collect(),
+            Err(_) => return,
+        };
+        for (key, seen) in silent {
+            let Ok(Some(device)) = self.device_info(key).await else {
+                continue;
+            };
+            for (rule, after) in self.inactivity_rules(device.tenant) {
+                if now - seen < after as Millis {
+                    continue;
+                }
+                let first = self
+                    .inner
+                    .connectivity
+                    .inactive
+                    .lock()
+                    .map(|mut fired| fired.insert((rule, key), seen) != Some(seen))
+                    .unwrap_or(false);
+                if first {
+                    let msg = json!({"last_seen_at": seen, "silent_ms": now - seen});
+                    self.run_one_rule(rule, &device, msg).await;
+                }
+            }
+        }
     }
 
     /// A device's connection closed.
@@ -91,6 +199,7 @@ impl Platform {
             e.activity.last_disconnected_at = Some(now);
             e.activity.last_seen_at = Some(now);
         });
+        self.connection_changed(Trigger::Disconnect, device, now);
     }
 
     /// A device sent something.

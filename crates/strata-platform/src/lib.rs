@@ -12,17 +12,24 @@
 //! - [`rpc`]: commands to devices, two-way and one-way, persistent for offline devices.
 //! - [`connectivity`]: online/offline and last-seen for every device.
 //! - [`downlink`]: how messages reach devices; protocol front ends register links.
+//! - [`rules`]: the rule engine and its sinks (webhook, AMQP, e-mail, MQTT republish).
+//! - [`alarms`]: alarms raised by rules or people, with their lifecycle and history.
+//! - [`events`]: the live event stream for dashboards.
 //!
 //! This crate does no network I/O; storage goes through [`strata_store::Backend`].
 
 pub mod accounts;
 pub mod acl;
+pub mod alarms;
 pub mod attributes;
 pub mod connectivity;
+pub mod device_info;
 pub mod downlink;
 mod error;
+pub mod events;
 pub mod registry;
 pub mod rpc;
+pub mod rules;
 mod secrets;
 pub mod shadow;
 pub mod telemetry;
@@ -49,6 +56,9 @@ struct Inner {
     links: downlink::Links,
     connectivity: connectivity::Connectivity,
     rpc: rpc::Waiters,
+    device_info: device_info::DeviceInfoCache,
+    events: events::EventBus,
+    rules: rules::RuleEngine,
 }
 
 impl std::fmt::Debug for Platform {
@@ -61,6 +71,7 @@ impl Platform {
     /// Builds the services; creates the default tenant on first start.
     pub async fn new(store: Arc<dyn Backend>, config: Config) -> Result<Self, PlatformError> {
         let tenant = store.default_tenant().await?;
+        let rules = rules::RuleEngine::new(&config);
         let platform = Self {
             inner: Arc::new(Inner {
                 store,
@@ -71,10 +82,14 @@ impl Platform {
                 links: downlink::Links::default(),
                 connectivity: connectivity::Connectivity::default(),
                 rpc: rpc::Waiters::default(),
+                device_info: device_info::DeviceInfoCache::default(),
+                events: events::EventBus::default(),
+                rules,
             }),
         };
         platform.load_acl_rules().await?;
         platform.load_activity().await?;
+        platform.load_rules().await?;
         Ok(platform)
     }
 

@@ -224,10 +224,13 @@ impl Platform {
         if let Some(metadata) = &patch.metadata {
             validate_metadata(metadata)?;
         }
-        self.store()
+        let device = self
+            .store()
             .update_device(caller.tenant, id, patch, now_millis())
             .await?
-            .ok_or_else(|| PlatformError::not_found(format!("no device {id}")))
+            .ok_or_else(|| PlatformError::not_found(format!("no device {id}")))?;
+        self.forget_device_info(Some(device.key));
+        Ok(device)
     }
 
     /// Deletes a device, its credentials and all its telemetry.
@@ -235,6 +238,7 @@ impl Platform {
         caller.require_write()?;
         let deleted = self.store().delete_device(caller.tenant, id).await?;
         self.inner.device_tokens.evict_device(id);
+        self.forget_device_info(None);
         if !deleted {
             return Err(PlatformError::not_found(format!("no device {id}")));
         }

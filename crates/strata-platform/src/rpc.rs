@@ -115,12 +115,25 @@ impl Platform {
         device_id: Uuid,
         body: Value,
     ) -> Result<RpcCall, PlatformError> {
+        caller.require_write()?;
         let request: RpcRequest = serde_json::from_value(body).map_err(|e| {
             PlatformError::invalid(format!(
                 "an RPC call looks like {{\"method\":\"reboot\",\"params\":{{}},\"oneway\":false,\
                  \"persistent\":false,\"timeout_ms\":10000}}: {e}"
             ))
         })?;
+        let device = self.device(caller, device_id).await?;
+        let identity = Self::identity_of(&device);
+        self.call_device(&identity, request).await
+    }
+
+    /// Calls a device (for the API and for rules); see [`Platform::invoke_rpc`].
+    pub async fn call_device(
+        &self,
+        identity: &DeviceIdentity,
+        request: RpcRequest,
+    ) -> Result<RpcCall, PlatformError> {
+        let device_id = identity.device_id;
         if request.method.is_empty() || request.method.len() > MAX_METHOD_BYTES {
             return Err(PlatformError::invalid(format!(
                 "`method` must have 1 to {MAX_METHOD_BYTES} bytes"
@@ -158,8 +171,7 @@ impl Platform {
             Some(ms) => Duration::from_millis(ms),
             None => DEFAULT_EXPIRY,
         };
-        let device = self.device(caller, device_id).await?;
-        let identity = Self::identity_of(&device);
+
         let now = now_millis();
         // A plain call outlives its wait a little, so the waiter (not the expiry sweep)
         // records its timeout.
@@ -172,7 +184,7 @@ impl Platform {
             .store()
             .create_rpc(
                 NewRpcCall {
-                    device: device.key,
+                    device: identity.device_key,
                     method: request.method,
                     params_json,
                     oneway: request.oneway,
@@ -188,7 +200,7 @@ impl Platform {
         let sent = self
             .inner
             .links
-            .send(&identity, &request_message(&call), false);
+            .send(identity, &request_message(&call), false);
         if !sent {
             self.inner.rpc.forget(call.id);
             if call.persistent {
@@ -239,7 +251,7 @@ impl Platform {
                     .await?;
             }
         }
-        let call = self.stored_rpc(&identity, call.id).await?;
+        let call = self.stored_rpc(identity, call.id).await?;
         if !call.persistent && matches!(call.status, RpcStatus::Timeout | RpcStatus::Expired) {
             return Err(PlatformError::new(
                 ErrorCode::Timeout,

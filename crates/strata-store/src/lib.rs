@@ -8,6 +8,8 @@
 //! - [`TelemetryStore`]: time-series points, latest values, range and aggregate queries.
 //! - [`AttributeStore`], [`ShadowStore`], [`RpcStore`], [`ActivityStore`]: device attributes,
 //!   shadows, RPC calls and when devices were last heard from.
+//! - [`RuleStore`], [`OutboxStore`], [`AlarmStore`]: rules, the durable queue for external
+//!   sinks with its dead letters, and alarms with their history.
 //! - [`sqlite::SqliteStore`]: the embedded default (WAL, one writer thread doing group commits,
 //!   versioned migrations). See `architecture.md` in this crate for the table layout.
 //!
@@ -26,7 +28,7 @@ mod types;
 
 pub use error::StoreError;
 pub use traits::{
-    AccountStore, ActivityStore, AttributeStore, Backend, DeviceStore, MqttStateStore, RpcStore,
-    ShadowStore, TelemetryStore,
+    AccountStore, ActivityStore, AlarmStore, AttributeStore, Backend, DeviceStore, MqttStateStore,
+    OutboxStore, Raised, RpcStore, RuleStore, ShadowStore, TelemetryStore,
 };
 pub use types::*;

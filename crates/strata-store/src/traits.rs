@@ -47,6 +47,8 @@ pub trait DeviceStore: Send + Sync {
     async fn create_device(&self, device: NewDevice, now: Millis) -> Result<Device, StoreError>;
     /// Gets one device.
     async fn get_device(&self, tenant: TenantId, id: Uuid) -> Result<Option<Device>, StoreError>;
+    /// Gets a device by its storage handle (any tenant).
+    async fn device_by_key(&self, key: DeviceKey) -> Result<Option<Device>, StoreError>;
     /// Lists devices by name, `limit` from `offset`.
     async fn list_devices(
         &self,
@@ -230,6 +232,115 @@ pub trait ActivityStore: Send + Sync {
     async fn all_activity(&self) -> Result<Vec<(DeviceKey, DeviceActivity)>, StoreError>;
 }
 
+/// Rules, stored whole.
+#[async_trait]
+pub trait RuleStore: Send + Sync {
+    /// Every rule of every tenant, oldest first.
+    async fn all_rules(&self) -> Result<Vec<RuleRow>, StoreError>;
+    /// Creates a rule, or replaces the tenant's rule with the same id; `Conflict` when
+    /// another rule of the tenant has the name.
+    async fn put_rule(&self, rule: RuleRow) -> Result<(), StoreError>;
+    /// Deletes a rule; false if there was none.
+    async fn delete_rule(&self, tenant: TenantId, id: Uuid) -> Result<bool, StoreError>;
+}
+
+/// The durable queue of messages for external sinks, and its dead letters.
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Queues messages durably.
+    async fn enqueue(&self, entries: Vec<NewOutboxEntry>, now: Millis) -> Result<(), StoreError>;
+    /// The oldest pending message of each sink.
+    async fn outbox_heads(&self) -> Result<Vec<OutboxRow>, StoreError>;
+    /// Up to `limit` pending messages of one sink, oldest first.
+    async fn outbox_pending(
+        &self,
+        sink_key: &str,
+        limit: u32,
+    ) -> Result<Vec<OutboxRow>, StoreError>;
+    /// Removes delivered messages.
+    async fn outbox_delivered(&self, ids: Vec<i64>) -> Result<(), StoreError>;
+    /// Records a failed attempt; `dead` gives up on the message (it becomes a dead letter).
+    async fn outbox_failed(
+        &self,
+        id: i64,
+        next_attempt_at: Millis,
+        dead: bool,
+        error: String,
+    ) -> Result<(), StoreError>;
+    /// Gives up on a sink's pending messages created before `created_before` (they become
+    /// dead letters); returns how many.
+    async fn outbox_expire(
+        &self,
+        sink_key: &str,
+        created_before: Millis,
+        error: String,
+    ) -> Result<u64, StoreError>;
+    /// Pending and dead messages per tenant: (pending, dead).
+    async fn outbox_counts(&self, tenant: TenantId) -> Result<(u64, u64), StoreError>;
+    /// A tenant's dead letters, oldest first.
+    async fn dead_letters(
+        &self,
+        tenant: TenantId,
+        limit: u32,
+    ) -> Result<Vec<OutboxRow>, StoreError>;
+    /// Puts dead letters (all of the tenant's when `ids` is empty) back in the queue;
+    /// returns how many.
+    async fn replay_dead_letters(
+        &self,
+        tenant: TenantId,
+        ids: Vec<i64>,
+        now: Millis,
+    ) -> Result<u64, StoreError>;
+    /// Deletes dead letters (all of the tenant's when `ids` is empty); returns how many.
+    async fn delete_dead_letters(&self, tenant: TenantId, ids: Vec<i64>)
+    -> Result<u64, StoreError>;
+}
+
+/// What [`AlarmStore::raise_alarm`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Raised {
+    /// A new alarm.
+    Created(AlarmRow),
+    /// The open alarm of that type and device, raised again.
+    Updated(AlarmRow),
+}
+
+/// Alarms and their history.
+#[async_trait]
+pub trait AlarmStore: Send + Sync {
+    /// Raises an alarm: creates one, or updates the open one of that type and device
+    /// (severity, details, one more repeat).
+    async fn raise_alarm(&self, alarm: AlarmRow) -> Result<Raised, StoreError>;
+    /// Clears the open alarm of a type and device, if any.
+    async fn clear_open_alarm(
+        &self,
+        device: DeviceKey,
+        alarm_type: &str,
+        details: String,
+        now: Millis,
+    ) -> Result<Option<AlarmRow>, StoreError>;
+    /// Acknowledges (`clear` false) or clears (`clear` true) an alarm by id; `None` when
+    /// the tenant has no such alarm.
+    async fn update_alarm(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        clear: bool,
+        now: Millis,
+    ) -> Result<Option<AlarmRow>, StoreError>;
+    /// One alarm.
+    async fn alarm(&self, tenant: TenantId, id: Uuid) -> Result<Option<AlarmRow>, StoreError>;
+    /// A tenant's alarms, newest first.
+    async fn list_alarms(
+        &self,
+        tenant: TenantId,
+        filter: &AlarmFilter,
+        limit: u32,
+    ) -> Result<Vec<AlarmRow>, StoreError>;
+    /// An alarm's history, oldest first.
+    async fn alarm_history(&self, id: Uuid) -> Result<Vec<AlarmEvent>, StoreError>;
+}
+
 /// Everything a backend provides.
 pub trait Backend:
     AccountStore
@@ -240,6 +351,9 @@ pub trait Backend:
     + ShadowStore
     + RpcStore
     + ActivityStore
+    + RuleStore
+    + OutboxStore
+    + AlarmStore
 {
 }
 
@@ -252,5 +366,8 @@ impl<T> Backend for T where
         + ShadowStore
         + RpcStore
         + ActivityStore
+        + RuleStore
+        + OutboxStore
+        + AlarmStore
 {
 }

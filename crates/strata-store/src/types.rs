@@ -597,3 +597,119 @@ pub struct DeviceActivity {
     /// Last connection closed.
     pub last_disconnected_at: Option<Millis>,
 }
+
+/// A stored rule: its definition (JSON) is the platform's business.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleRow {
+    /// Identifier.
+    pub id: Uuid,
+    /// Tenant.
+    pub tenant: TenantId,
+    /// Name, unique in the tenant.
+    pub name: String,
+    /// JSON text of the definition.
+    pub definition: String,
+    /// Created (ms).
+    pub created_at: Millis,
+    /// Last change (ms).
+    pub updated_at: Millis,
+}
+
+/// A message waiting for an external sink (webhook, AMQP, e-mail), or given up on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRow {
+    /// Identifier, increasing in the order messages were routed.
+    pub id: i64,
+    /// Tenant.
+    pub tenant: TenantId,
+    /// The rule that routed it.
+    pub rule_id: Uuid,
+    /// Messages with the same key go to the same sink, in order.
+    pub sink_key: String,
+    /// JSON text of the sink's definition (so a dead letter can be replayed).
+    pub sink: String,
+    /// The message.
+    pub payload: Vec<u8>,
+    /// `pending` or `dead`.
+    pub dead: bool,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// Not before (ms).
+    pub next_attempt_at: Millis,
+    /// Routed (ms).
+    pub created_at: Millis,
+    /// The last failure.
+    pub last_error: Option<String>,
+}
+
+/// A message to put in the outbox.
+#[derive(Debug, Clone)]
+pub struct NewOutboxEntry {
+    /// Tenant.
+    pub tenant: TenantId,
+    /// The rule that routed it.
+    pub rule_id: Uuid,
+    /// Queue key of the sink.
+    pub sink_key: String,
+    /// JSON text of the sink's definition.
+    pub sink: String,
+    /// The message.
+    pub payload: Vec<u8>,
+}
+
+/// An alarm as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlarmRow {
+    /// Identifier.
+    pub id: Uuid,
+    /// Tenant.
+    pub tenant: TenantId,
+    /// The device it is about.
+    pub device: DeviceKey,
+    /// Type, e.g. `HighTemperature`.
+    pub alarm_type: String,
+    /// `critical`, `major`, `minor`, `warning` or `indeterminate`.
+    pub severity: String,
+    /// Someone acknowledged it.
+    pub acknowledged: bool,
+    /// Its condition ended (or someone cleared it).
+    pub cleared: bool,
+    /// JSON text of details (the message that raised it last).
+    pub details: String,
+    /// How many times it was raised while open.
+    pub repeats: i64,
+    /// Created (ms).
+    pub created_at: Millis,
+    /// Last change (ms).
+    pub updated_at: Millis,
+    /// Acknowledged (ms).
+    pub acknowledged_at: Option<Millis>,
+    /// Cleared (ms).
+    pub cleared_at: Option<Millis>,
+}
+
+/// One event in an alarm's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlarmEvent {
+    /// When (ms).
+    pub at: Millis,
+    /// `created`, `updated`, `acknowledged` or `cleared`.
+    pub event: String,
+    /// JSON text of details.
+    pub details: String,
+}
+
+/// Which alarms to list.
+#[derive(Debug, Clone, Default)]
+pub struct AlarmFilter {
+    /// Only this device's.
+    pub device: Option<DeviceKey>,
+    /// Only open (not cleared) ones (`Some(true)`), only cleared ones (`Some(false)`).
+    pub open: Option<bool>,
+    /// Only acknowledged (`Some(true)`) or unacknowledged (`Some(false)`) ones.
+    pub acknowledged: Option<bool>,
+    /// Only this severity.
+    pub severity: Option<String>,
+    /// Only this type.
+    pub alarm_type: Option<String>,
+}

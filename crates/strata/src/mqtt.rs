@@ -400,6 +400,24 @@ fn rejection(e: &PlatformError, token: Option<String>) -> Value {
     body
 }
 
+/// Publishes what `mqtt` rule actions route.
+pub(crate) struct MqttRepublisher {
+    pub(crate) broker: BrokerHandle,
+}
+
+impl strata_platform::rules::Republisher for MqttRepublisher {
+    fn publish(&self, topic: String, payload: Vec<u8>, qos: u8, retain: bool) {
+        let qos = if qos == 0 {
+            QoS::AtMostOnce
+        } else {
+            QoS::AtLeastOnce
+        };
+        let mut message = Publish::new(topic, qos, payload);
+        message.retain = retain;
+        self.broker.publish(message);
+    }
+}
+
 /// Reaches devices over their MQTT sessions: a message goes to the device's private
 /// namespace, and only if a session of the device subscribes to its topic (a persistent
 /// session that is offline counts: the broker queues it).

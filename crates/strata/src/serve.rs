@@ -16,6 +16,8 @@ use tracing_subscriber::EnvFilter;
 
 pub(crate) fn run(config: Config) -> anyhow::Result<()> {
     init_logging(&config)?;
+    // Outgoing TLS (https webhooks) uses the process-wide provider: ring, as the broker.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("strata")
@@ -90,6 +92,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         }
     }
 
+    let rules_file = platform.config().rules.file.clone();
+    if !rules_file.as_os_str().is_empty() {
+        let loaded = platform
+            .load_rules_file(&rules_file)
+            .await
+            .with_context(|| format!("cannot load rules.file {}", rules_file.display()))?;
+        tracing::info!(loaded, file = %rules_file.display(), "rules loaded");
+    }
+
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| {
@@ -119,6 +130,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(%local, "HTTP API listening");
 
     tokio::spawn(platform.clone().run_retention());
+    tokio::spawn(platform.clone().run_sinks());
+    tokio::spawn(platform.clone().run_connectivity_rules());
     tokio::spawn(platform.clone().run_activity_flush());
     tokio::spawn(platform.clone().run_rpc_expiry());
     if let Some((handle, _)) = &broker {
@@ -236,6 +249,9 @@ fn start_broker(
     })?;
     let _ = broker_slot.set(handle.clone());
     platform.add_device_link(Arc::new(crate::mqtt::MqttLink {
+        broker: handle.clone(),
+    }));
+    platform.set_republisher(Arc::new(crate::mqtt::MqttRepublisher {
         broker: handle.clone(),
     }));
     let (sessions, retained) = handle.restore(saved);

@@ -1,10 +1,13 @@
 //! Route handlers and their request/response types, one module per resource.
 
+pub mod alarms;
 pub mod auth;
 pub mod device_api;
 pub mod devices;
+pub mod events;
 pub mod mqtt_acl;
 pub mod rpc;
+pub mod rules;
 pub mod shadows;
 pub mod system;
 pub mod telemetry;

@@ -130,6 +130,7 @@ impl Platform {
         name: &str,
         body: Value,
     ) -> Result<Shadow, PlatformError> {
+        caller.require_write()?;
         let device = self.device(caller, device_id).await?;
         let update = ShadowUpdate::parse(body)?;
         self.apply_shadow_update(&Self::identity_of(&device), name, &update)
@@ -143,6 +144,7 @@ impl Platform {
         device_id: Uuid,
         name: &str,
     ) -> Result<(), PlatformError> {
+        caller.require_write()?;
         let device = self.device(caller, device_id).await?;
         self.device_delete_shadow(&Self::identity_of(&device), name)
             .await
@@ -247,6 +249,16 @@ impl Platform {
             if update.desired.is_some() {
                 self.send_delta(device, &shadow);
             }
+            let document = shadow.to_json();
+            self.emit(|| crate::events::Event {
+                tenant: device.tenant,
+                kind: "shadow",
+                device_id: Some(device.device_id),
+                ts: now,
+                data: document.clone(),
+            });
+            self.run_device_rules(crate::rules::Trigger::Shadow, device, || document)
+                .await;
             return Ok(shadow);
         }
         Err(PlatformError::new(

@@ -158,6 +158,21 @@ impl DeviceStore for SqliteStore {
             .await
     }
 
+    async fn device_by_key(&self, key: DeviceKey) -> Result<Option<Device>, StoreError> {
+        self.readers
+            .read(move |conn| {
+                let mut stmt = conn.prepare_cached(&format!(
+                    "SELECT {DEVICE_COLUMNS} FROM devices d WHERE d.key = ?1"
+                ))?;
+                let mut rows = stmt.query([key.0])?;
+                match rows.next()? {
+                    Some(row) => Ok(Some(device_from_row(row)?)),
+                    None => Ok(None),
+                }
+            })
+            .await
+    }
+
     async fn list_devices(
         &self,
         tenant: TenantId,

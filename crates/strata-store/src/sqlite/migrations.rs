@@ -161,6 +161,57 @@ const MIGRATIONS: &[&str] = &[
         last_disconnected_at INTEGER
     );
     "#,
+    // 6: rules, the sink outbox (with dead letters), alarms.
+    r#"
+    CREATE TABLE rules (
+        id TEXT PRIMARY KEY,
+        tenant_id INTEGER NOT NULL REFERENCES tenants (id),
+        name TEXT NOT NULL,
+        definition TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        UNIQUE (tenant_id, name)
+    );
+    CREATE TABLE sink_outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant_id INTEGER NOT NULL,
+        rule_id TEXT NOT NULL,
+        sink_key TEXT NOT NULL,
+        sink TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        next_attempt_at INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_error TEXT
+    );
+    CREATE INDEX sink_outbox_queue ON sink_outbox (status, sink_key, id);
+    CREATE TABLE alarms (
+        id TEXT PRIMARY KEY,
+        tenant_id INTEGER NOT NULL,
+        device INTEGER NOT NULL REFERENCES devices (key) ON DELETE CASCADE,
+        alarm_type TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        acknowledged INTEGER NOT NULL,
+        cleared INTEGER NOT NULL,
+        details TEXT NOT NULL,
+        repeats INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        acknowledged_at INTEGER,
+        cleared_at INTEGER
+    );
+    CREATE UNIQUE INDEX alarms_one_open ON alarms (device, alarm_type) WHERE cleared = 0;
+    CREATE INDEX alarms_by_tenant ON alarms (tenant_id, created_at);
+    CREATE TABLE alarm_history (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        alarm_id TEXT NOT NULL REFERENCES alarms (id) ON DELETE CASCADE,
+        at INTEGER NOT NULL,
+        event TEXT NOT NULL,
+        details TEXT NOT NULL
+    );
+    CREATE INDEX alarm_history_by_alarm ON alarm_history (alarm_id, id);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -3,12 +3,15 @@
 
 mod accounts;
 mod activity;
+mod alarms;
 mod attributes;
 mod devices;
 mod migrations;
 mod mqtt;
+mod outbox;
 mod pool;
 mod rpc;
+mod rules;
 mod shadows;
 mod telemetry;
 mod writer;

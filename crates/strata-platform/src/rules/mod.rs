@@ -1,0 +1,662 @@
+//! The rule engine: rules react to what devices do (a [`Trigger`]), keep what passes a
+//! filter (optionally only once it has held for a while), transform it, and act on it:
+//! store it, republish it on MQTT, send it to a webhook, an AMQP broker or a mailbox,
+//! raise or clear an alarm, or call the device.
+//!
+//! Rules run inside ingest, after the data is durable and before the device is answered,
+//! so nothing a device was told is accepted can miss its rules. They are cheap there:
+//! scripts are compiled once and bounded (see [`script`]), and actions that talk to other
+//! systems only write the message to a durable outbox; [`sinks`] delivers from it in the
+//! background, in order per sink, with retries and back-off, and keeps what finally fails
+//! in a dead-letter store that can be inspected and replayed. A failing sink therefore
+//! never slows ingest down, and nothing routed is lost.
+//!
+//! Rules are managed over REST (`/api/rules`) and can be loaded from a JSON file at start
+//! (`rules.file`).
+
+pub mod model;
+pub(crate) mod script;
+pub mod sinks;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use rhai::Dynamic;
+use serde_json::{Map, Value, json};
+use sha2::Digest;
+use strata_store::{DeviceIdentity, NewOutboxEntry, Point, RuleRow, TenantId};
+use uuid::Uuid;
+
+use crate::accounts::Principal;
+use crate::device_info::DeviceInfo;
+use crate::{ErrorCode, Platform, PlatformError, now_millis};
+pub use model::{Action, RuleSpec, Trigger};
+use script::{Script, Scripts};
+
+/// A rule as stored, with its identity.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Rule {
+    /// Identifier.
+    pub id: Uuid,
+    /// Definition.
+    #[serde(flatten)]
+    pub spec: RuleSpec,
+    /// Created (ms).
+    pub created_at: i64,
+    /// Last change (ms).
+    pub updated_at: i64,
+}
+
+/// A rule ready to run.
+#[derive(Debug)]
+struct Compiled {
+    rule: Rule,
+    filter: Option<Script>,
+    transform: Option<Script>,
+}
+
+/// The republishing side of the MQTT broker, registered by the binary.
+pub trait Republisher: Send + Sync {
+    /// Publishes a message on a topic of the broker.
+    fn publish(&self, topic: String, payload: Vec<u8>, qos: u8, retain: bool);
+}
+
+/// Where a "for at least N ms" condition stands on one device.
+#[derive(Debug, Clone, Copy)]
+struct Hold {
+    since: i64,
+    fired: bool,
+}
+
+pub(crate) struct RuleEngine {
+    scripts: Scripts,
+    by_tenant: RwLock<HashMap<TenantId, Arc<Vec<Arc<Compiled>>>>>,
+    holds: Mutex<HashMap<(Uuid, strata_store::DeviceKey), Hold>>,
+    republisher: RwLock<Option<Arc<dyn Republisher>>>,
+    pub(crate) sinks: sinks::Sinks,
+}
+
+impl RuleEngine {
+    pub(crate) fn new(config: &strata_config::Config) -> Self {
+        Self {
+            scripts: Scripts::new(config.rules.script_max_operations),
+            by_tenant: RwLock::default(),
+            holds: Mutex::default(),
+            republisher: RwLock::default(),
+            sinks: sinks::Sinks::new(config),
+        }
+    }
+
+    fn compile(&self, rule: Rule) -> Result<Compiled, PlatformError> {
+        model::check(&rule.spec)?;
+        let filter = match &rule.spec.filter {
+            Some(source) => Some(self.scripts.compile_filter(source)?),
+            None => None,
+        };
+        let transform = match &rule.spec.transform {
+            Some(source) => Some(self.scripts.compile_transform(source)?),
+            None => None,
+        };
+        Ok(Compiled {
+            rule,
+            filter,
+            transform,
+        })
+    }
+
+    fn tenant_rules(&self, tenant: TenantId) -> Option<Arc<Vec<Arc<Compiled>>>> {
+        self.by_tenant.read().ok()?.get(&tenant).cloned()
+    }
+
+    fn replace(&self, tenant: TenantId, change: impl FnOnce(&mut Vec<Arc<Compiled>>)) {
+        if let Ok(mut all) = self.by_tenant.write() {
+            let mut rules: Vec<Arc<Compiled>> = all
+                .get(&tenant)
+                .map(|r| r.iter().cloned().collect())
+                .unwrap_or_default();
+            change(&mut rules);
+            all.insert(tenant, Arc::new(rules));
+        }
+    }
+}
+
+fn parse_spec(body: Value) -> Result<RuleSpec, PlatformError> {
+    serde_json::from_value(body).map_err(|e| {
+        PlatformError::invalid(format!(
+            "a rule looks like {{\"name\":\"hot\",\"trigger\":\"telemetry\",\"filter\":\"msg.temp > 30\",\
+             \"actions\":[{{\"type\":\"webhook\",\"url\":\"http://...\"}}]}}: {e}"
+        ))
+    })
+}
+
+impl Platform {
+    /// Loads every stored rule; call once at start.
+    pub(crate) async fn load_rules(&self) -> Result<(), PlatformError> {
+        for row in self.store().all_rules().await? {
+            let tenant = row.tenant;
+            match self.rule_from_row(row) {
+                Ok(compiled) => {
+                    let compiled = Arc::new(compiled);
+                    self.inner
+                        .rules
+                        .replace(tenant, |rules| rules.push(compiled));
+                }
+                // A rule this build cannot run is kept in storage but not run.
+                Err(e) => tracing::error!(error = %e, "a stored rule does not load; skipped"),
+            }
+        }
+        Ok(())
+    }
+
+    fn rule_from_row(&self, row: RuleRow) -> Result<Compiled, PlatformError> {
+        let spec: RuleSpec = serde_json::from_str(&row.definition)
+            .map_err(|e| PlatformError::new(ErrorCode::Internal, e.to_string()))?;
+        self.inner.rules.compile(Rule {
+            id: row.id,
+            spec,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+
+    /// Registers the broker side that `mqtt` actions publish through.
+    pub fn set_republisher(&self, republisher: Arc<dyn Republisher>) {
+        if let Ok(mut slot) = self.inner.rules.republisher.write() {
+            *slot = Some(republisher);
+        }
+    }
+
+    /// The caller's rules.
+    pub fn rules(&self, caller: &Principal) -> Vec<Rule> {
+        self.inner
+            .rules
+            .tenant_rules(caller.tenant)
+            .map(|rules| rules.iter().map(|c| c.rule.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// One rule.
+    pub fn rule(&self, caller: &Principal, id: Uuid) -> Result<Rule, PlatformError> {
+        self.rules(caller)
+            .into_iter()
+            .find(|r| r.id == id)
+            .ok_or_else(|| PlatformError::not_found(format!("no rule {id}")))
+    }
+
+    /// Creates a rule (compiled and checked first).
+    pub async fn create_rule(
+        &self,
+        caller: &Principal,
+        body: Value,
+    ) -> Result<Rule, PlatformError> {
+        caller.require_write()?;
+        let spec = parse_spec(body)?;
+        self.put_rule(caller.tenant, Uuid::new_v4(), spec, None)
+            .await
+    }
+
+    /// Replaces a rule's definition.
+    pub async fn update_rule(
+        &self,
+        caller: &Principal,
+        id: Uuid,
+        body: Value,
+    ) -> Result<Rule, PlatformError> {
+        caller.require_write()?;
+        let existing = self.rule(caller, id)?;
+        let spec = parse_spec(body)?;
+        self.put_rule(caller.tenant, id, spec, Some(existing.created_at))
+            .await
+    }
+
+    async fn put_rule(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        spec: RuleSpec,
+        created_at: Option<i64>,
+    ) -> Result<Rule, PlatformError> {
+        let now = now_millis();
+        let rule = Rule {
+            id,
+            spec,
+            created_at: created_at.unwrap_or(now),
+            updated_at: now,
+        };
+        let compiled = Arc::new(self.inner.rules.compile(rule.clone())?);
+        let definition = serde_json::to_string(&rule.spec)
+            .map_err(|e| PlatformError::new(ErrorCode::Internal, e.to_string()))?;
+        self.store()
+            .put_rule(RuleRow {
+                id,
+                tenant,
+                name: rule.spec.name.clone(),
+                definition,
+                created_at: rule.created_at,
+                updated_at: now,
+            })
+            .await?;
+        self.inner.rules.replace(tenant, |rules| {
+            match rules.iter().position(|c| c.rule.id == id) {
+                Some(i) => rules[i] = compiled,
+                None => rules.push(compiled),
+            }
+        });
+        self.forget_holds(id);
+        Ok(rule)
+    }
+
+    /// Deletes a rule.
+    pub async fn delete_rule(&self, caller: &Principal, id: Uuid) -> Result<(), PlatformError> {
+        caller.require_write()?;
+        if !self.store().delete_rule(caller.tenant, id).await? {
+            return Err(PlatformError::not_found(format!("no rule {id}")));
+        }
+        self.inner
+            .rules
+            .replace(caller.tenant, |rules| rules.retain(|c| c.rule.id != id));
+        self.forget_holds(id);
+        Ok(())
+    }
+
+    /// Loads rules from a JSON file (an array of definitions) into the default tenant,
+    /// replacing rules of the same name; returns how many.
+    pub async fn load_rules_file(&self, path: &std::path::Path) -> Result<usize, PlatformError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            PlatformError::invalid(format!(
+                "cannot read the rules file {}: {e}",
+                path.display()
+            ))
+        })?;
+        let specs: Vec<Value> = serde_json::from_str(&text).map_err(|e| {
+            PlatformError::invalid(format!(
+                "the rules file {} is not a JSON array of rules: {e}",
+                path.display()
+            ))
+        })?;
+        let tenant = self.default_tenant();
+        let mut loaded = 0;
+        for (index, body) in specs.into_iter().enumerate() {
+            let spec = parse_spec(body).map_err(|e| {
+                PlatformError::invalid(format!(
+                    "{}: rule {}: {}",
+                    path.display(),
+                    index + 1,
+                    e.message
+                ))
+            })?;
+            let existing = self.inner.rules.tenant_rules(tenant).and_then(|rules| {
+                rules
+                    .iter()
+                    .find(|c| c.rule.spec.name == spec.name)
+                    .map(|c| c.rule.clone())
+            });
+            let (id, created) = match existing {
+                Some(rule) => (rule.id, Some(rule.created_at)),
+                None => (Uuid::new_v4(), None),
+            };
+            self.put_rule(tenant, id, spec, created)
+                .await
+                .map_err(|e| {
+                    PlatformError::invalid(format!(
+                        "{}: rule {}: {}",
+                        path.display(),
+                        index + 1,
+                        e.message
+                    ))
+                })?;
+            loaded += 1;
+        }
+        Ok(loaded)
+    }
+
+    fn forget_holds(&self, rule: Uuid) {
+        if let Ok(mut holds) = self.inner.rules.holds.lock() {
+            holds.retain(|(r, _), _| *r != rule);
+        }
+    }
+
+    /// Whether the tenant has an enabled rule for a trigger (so callers can skip work).
+    pub(crate) fn has_rules(&self, tenant: TenantId, trigger: Trigger) -> bool {
+        self.inner.rules.tenant_rules(tenant).is_some_and(|rules| {
+            rules
+                .iter()
+                .any(|c| c.rule.spec.enabled && c.rule.spec.trigger == trigger)
+        })
+    }
+
+    /// Runs telemetry rules for points just stored (once per timestamp).
+    pub(crate) async fn run_telemetry_rules(&self, device: &DeviceIdentity, points: &[Point]) {
+        if !self.has_rules(device.tenant, Trigger::Telemetry) {
+            return;
+        }
+        let Ok(Some(info)) = self.device_info(device.device_key).await else {
+            return;
+        };
+        let mut by_ts: std::collections::BTreeMap<i64, Map<String, Value>> = Default::default();
+        for p in points {
+            by_ts
+                .entry(p.ts)
+                .or_default()
+                .insert(p.key.clone(), point_json(&p.value));
+        }
+        for (ts, values) in by_ts {
+            self.run_rules_at(Trigger::Telemetry, &info, Value::Object(values), ts)
+                .await;
+        }
+    }
+
+    /// Runs the rules of a trigger for a device, the message timestamped now.
+    pub(crate) async fn run_rules(&self, trigger: Trigger, device: &DeviceInfo, msg: Value) {
+        if self.has_rules(device.tenant, trigger) {
+            self.run_rules_at(trigger, device, msg, now_millis()).await;
+        }
+    }
+
+    /// Runs the rules of a trigger for a device identified by its credentials.
+    pub(crate) async fn run_device_rules(
+        &self,
+        trigger: Trigger,
+        device: &DeviceIdentity,
+        msg: impl FnOnce() -> Value,
+    ) {
+        if !self.has_rules(device.tenant, trigger) {
+            return;
+        }
+        if let Ok(Some(info)) = self.device_info(device.device_key).await {
+            self.run_rules_at(trigger, &info, msg(), now_millis()).await;
+        }
+    }
+
+    /// The tenant's enabled inactivity rules: (rule id, silence in ms).
+    pub(crate) fn inactivity_rules(&self, tenant: TenantId) -> Vec<(Uuid, u64)> {
+        self.inner
+            .rules
+            .tenant_rules(tenant)
+            .map(|rules| {
+                rules
+                    .iter()
+                    .filter(|c| c.rule.spec.enabled && c.rule.spec.trigger == Trigger::Inactivity)
+                    .filter_map(|c| c.rule.spec.inactivity_ms.map(|ms| (c.rule.id, ms)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Runs one rule (the inactivity sweep picks rules one by one).
+    pub(crate) async fn run_one_rule(&self, rule: Uuid, device: &DeviceInfo, msg: Value) {
+        self.run_rules_matching(Trigger::Inactivity, device, msg, now_millis(), Some(rule))
+            .await;
+    }
+
+    async fn run_rules_at(&self, trigger: Trigger, device: &DeviceInfo, msg: Value, ts: i64) {
+        self.run_rules_matching(trigger, device, msg, ts, None)
+            .await;
+    }
+
+    async fn run_rules_matching(
+        &self,
+        trigger: Trigger,
+        device: &DeviceInfo,
+        msg: Value,
+        ts: i64,
+        only: Option<Uuid>,
+    ) {
+        let Some(rules) = self.inner.rules.tenant_rules(device.tenant) else {
+            return;
+        };
+        let meta = json!({
+            "device_id": device.id.to_string(),
+            "device_name": device.name,
+            "device_type": device.device_type,
+            "labels": device.labels,
+            "trigger": trigger.as_str(),
+            "ts": ts,
+        });
+        let msg_dyn = script::to_dynamic(&msg);
+        let meta_dyn = script::to_dynamic(&meta);
+        let mut outbox = Vec::new();
+        for compiled in rules.iter() {
+            let spec = &compiled.rule.spec;
+            if !spec.enabled
+                || spec.trigger != trigger
+                || only.is_some_and(|id| id != compiled.rule.id)
+            {
+                continue;
+            }
+            let Some(out) = self.evaluate(compiled, device, &msg, &msg_dyn, &meta_dyn, ts) else {
+                continue;
+            };
+            metrics::counter!("strata_rule_matches_total").increment(1);
+            let envelope = json!({
+                "rule": spec.name,
+                "trigger": trigger.as_str(),
+                "device": {
+                    "id": device.id,
+                    "name": device.name,
+                    "type": device.device_type,
+                    "labels": device.labels,
+                },
+                "ts": ts,
+                "msg": out,
+            });
+            for action in &spec.actions {
+                self.act(compiled, action, device, &out, &envelope, ts, &mut outbox)
+                    .await;
+            }
+        }
+        if !outbox.is_empty() {
+            let count = outbox.len();
+            match self.store().enqueue(outbox, now_millis()).await {
+                Ok(()) => self.inner.rules.sinks.wake(),
+                Err(e) => {
+                    // Storage is failing: the caller's own write failed or will too.
+                    tracing::error!(error = %e, count, "cannot queue routed messages");
+                    metrics::counter!("strata_rule_errors_total", "kind" => "outbox")
+                        .increment(count as u64);
+                }
+            }
+        }
+    }
+
+    /// Filter, hold and transform; the message for the actions, or `None`.
+    fn evaluate(
+        &self,
+        compiled: &Compiled,
+        device: &DeviceInfo,
+        msg: &Value,
+        msg_dyn: &Dynamic,
+        meta_dyn: &Dynamic,
+        ts: i64,
+    ) -> Option<Value> {
+        let scripts = &self.inner.rules.scripts;
+        let spec = &compiled.rule.spec;
+        let passed = match &compiled.filter {
+            None => true,
+            Some(filter) => match scripts.filter(filter, msg_dyn, meta_dyn) {
+                Ok(passed) => passed,
+                Err(e) => {
+                    script_error(&spec.name, "filter", &e);
+                    false
+                }
+            },
+        };
+        if let Some(hold_ms) = spec.for_ms {
+            let key = (compiled.rule.id, device.key);
+            let Ok(mut holds) = self.inner.rules.holds.lock() else {
+                return None;
+            };
+            if !passed {
+                holds.remove(&key);
+                return None;
+            }
+            let hold = holds.entry(key).or_insert(Hold {
+                since: ts,
+                fired: false,
+            });
+            if hold.fired || ts - hold.since < hold_ms as i64 {
+                return None;
+            }
+            hold.fired = true;
+        } else if !passed {
+            return None;
+        }
+        match &compiled.transform {
+            None => Some(msg.clone()),
+            Some(transform) => match scripts.transform(transform, msg_dyn, meta_dyn) {
+                Ok(out) => out,
+                Err(e) => {
+                    script_error(&spec.name, "transform", &e);
+                    None
+                }
+            },
+        }
+    }
+
+    /// Runs one action. Boxed: actions raise alarms, and alarms run rules (rules
+    /// triggered by alarms cannot raise alarms, so that ends).
+    #[allow(clippy::too_many_arguments)]
+    fn act<'a>(
+        &'a self,
+        compiled: &'a Compiled,
+        action: &'a Action,
+        device: &'a DeviceInfo,
+        msg: &'a Value,
+        envelope: &'a Value,
+        ts: i64,
+        outbox: &'a mut Vec<NewOutboxEntry>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
+        Box::pin(async move {
+            let rule = &compiled.rule;
+            let id = device.id.to_string();
+            let trigger = rule.spec.trigger.as_str();
+            let values = [
+                ("device_name", device.name.as_str()),
+                ("device_id", id.as_str()),
+                ("device_type", device.device_type.as_str()),
+                ("trigger", trigger),
+                ("rule", rule.spec.name.as_str()),
+            ];
+            let result: Result<(), PlatformError> = match action {
+                Action::Store => self.store_rule_output(device, msg, ts).await,
+                Action::Mqtt { topic, qos, retain } => {
+                    let republisher = self
+                        .inner
+                        .rules
+                        .republisher
+                        .read()
+                        .ok()
+                        .and_then(|r| r.clone());
+                    if let Some(republisher) = republisher {
+                        republisher.publish(
+                            model::fill(topic, &values),
+                            envelope.to_string().into_bytes(),
+                            *qos,
+                            *retain,
+                        );
+                    }
+                    Ok(())
+                }
+                Action::Webhook { .. } | Action::Amqp { .. } | Action::Email { .. } => {
+                    let mut sink = action.clone();
+                    match &mut sink {
+                        Action::Amqp { routing_key, .. } => {
+                            *routing_key = model::fill(routing_key, &values);
+                        }
+                        Action::Email { subject, .. } => *subject = model::fill(subject, &values),
+                        _ => {}
+                    }
+                    let sink_json = serde_json::to_string(&sink).unwrap_or_default();
+                    outbox.push(NewOutboxEntry {
+                        tenant: device.tenant,
+                        rule_id: rule.id,
+                        sink_key: sink_key(&sink),
+                        sink: sink_json,
+                        payload: envelope.to_string().into_bytes(),
+                    });
+                    Ok(())
+                }
+                Action::CreateAlarm {
+                    alarm_type,
+                    severity,
+                } => self
+                    .raise_alarm(device, alarm_type, severity, msg.clone())
+                    .await
+                    .map(|_| ()),
+                Action::ClearAlarm { alarm_type } => self
+                    .clear_device_alarm(device, alarm_type, msg.clone())
+                    .await
+                    .map(|_| ()),
+                Action::Rpc {
+                    method,
+                    params,
+                    expiry_ms,
+                } => {
+                    let params = params.clone().unwrap_or_else(|| msg.clone());
+                    let identity = DeviceIdentity {
+                        tenant: device.tenant,
+                        device_id: device.id,
+                        device_key: device.key,
+                        credential_id: Uuid::nil(),
+                    };
+                    let request = crate::rpc::RpcRequest {
+                        method: method.clone(),
+                        params,
+                        oneway: true,
+                        persistent: true,
+                        timeout_ms: None,
+                        expiry_ms: Some(expiry_ms.unwrap_or(3_600_000)),
+                    };
+                    self.call_device(&identity, request).await.map(|_| ())
+                }
+            };
+            if let Err(e) = result {
+                tracing::warn!(rule = %rule.spec.name, error = %e, "rule action failed");
+                metrics::counter!("strata_rule_errors_total", "kind" => "action").increment(1);
+            }
+        })
+    }
+
+    async fn store_rule_output(
+        &self,
+        device: &DeviceInfo,
+        msg: &Value,
+        ts: i64,
+    ) -> Result<(), PlatformError> {
+        let payload = json!({"ts": ts, "values": msg});
+        let points = crate::telemetry::parse_telemetry(payload, &self.telemetry_limits())?;
+        let points = points
+            .into_iter()
+            .map(|p| Point {
+                device: device.key,
+                key: p.key,
+                ts: p.ts,
+                value: p.value,
+            })
+            .collect();
+        // Written directly: stored rule output does not set rules off again.
+        Ok(self.store().write_points(points).await?)
+    }
+}
+
+/// The queue key of a sink: messages for the same sink are delivered in order.
+fn sink_key(sink: &Action) -> String {
+    let text = serde_json::to_string(sink).unwrap_or_default();
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    hex::encode(&digest[..12])
+}
+
+pub(crate) fn point_json(value: &strata_store::Value) -> Value {
+    match value {
+        strata_store::Value::Int(i) => json!(i),
+        strata_store::Value::Float(f) => json!(f),
+        strata_store::Value::Bool(b) => json!(b),
+        strata_store::Value::Str(s) => json!(s),
+        strata_store::Value::Json(v) => v.clone(),
+    }
+}
+
+fn script_error(rule: &str, part: &str, error: &str) {
+    tracing::debug!(rule, part, error, "rule script failed");
+    metrics::counter!("strata_rule_errors_total", "kind" => "script").increment(1);
+}
