@@ -24,48 +24,48 @@ use crate::stats::{median, quantile};
 pub struct IngestArgs {
     /// Points per request in the batched scenario.
     #[arg(long, default_value_t = 100)]
-    batch: usize,
+    pub(crate) batch: usize,
     /// Concurrent HTTP connections.
     #[arg(long, default_value_t = 64)]
-    connections: usize,
+    pub(crate) connections: usize,
     /// Devices sending (each request comes from one device).
     #[arg(long, default_value_t = 100)]
-    devices: usize,
+    pub(crate) devices: usize,
     /// Keys per timestamp (a batch holds batch/keys timestamps).
     #[arg(long, default_value_t = 10)]
-    keys: usize,
+    pub(crate) keys: usize,
     /// Measured seconds per run.
     #[arg(long, default_value_t = 10)]
-    seconds: u64,
+    pub(crate) seconds: u64,
     /// Runs per scenario (the median is reported); each run gets a fresh server.
     #[arg(long, default_value_t = 3)]
-    runs: usize,
+    pub(crate) runs: usize,
     /// Load generator threads (the rest of the machine is the server's).
     #[arg(long, default_value_t = 1)]
-    client_threads: usize,
+    pub(crate) client_threads: usize,
     /// Which scenarios: `batched`, `single` or `both`.
     #[arg(long, default_value = "both")]
-    scenario: String,
+    pub(crate) scenario: String,
     /// Server binary (default: this executable).
     #[arg(long)]
-    server: Option<PathBuf>,
+    pub(crate) server: Option<PathBuf>,
     /// `storage.sync` for the server: `full` (fsync per commit) or `normal`.
     #[arg(long, default_value = "full")]
-    sync: String,
+    pub(crate) sync: String,
     /// Also write the result table (Markdown) to this file.
     #[arg(long)]
-    markdown: Option<PathBuf>,
+    pub(crate) markdown: Option<PathBuf>,
 }
 
 /// One run's figures.
 #[derive(Debug, Clone, Copy, Default)]
-struct RunResult {
-    points_per_sec: f64,
-    requests_per_sec: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    server_cpu_us_per_point: f64,
-    errors: u64,
+pub(crate) struct RunResult {
+    pub(crate) points_per_sec: f64,
+    pub(crate) requests_per_sec: f64,
+    pub(crate) p50_ms: f64,
+    pub(crate) p99_ms: f64,
+    pub(crate) server_cpu_us_per_point: f64,
+    pub(crate) errors: u64,
 }
 
 /// Runs the ingest benchmark.
@@ -105,6 +105,7 @@ async fn run_async(args: IngestArgs) -> anyhow::Result<()> {
                 &binary,
                 batch,
                 &format!("{name} run {run}/{}", args.runs),
+                &[],
             )
             .await?;
             eprintln!(
@@ -142,14 +143,16 @@ async fn run_async(args: IngestArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn one_run(
+/// One measured run against a fresh server; `rules` are created before the load starts.
+pub(crate) async fn one_run(
     args: &IngestArgs,
     binary: &std::path::Path,
     batch: usize,
     label: &str,
+    rules: &[serde_json::Value],
 ) -> anyhow::Result<RunResult> {
     let server = Server::start(binary, &[("STRATA_STORAGE__SYNC", args.sync.as_str())]).await?;
-    let tokens = provision(&server.addr, args.devices).await?;
+    let tokens = provision(&server.addr, args.devices, rules).await?;
     let tokens = Arc::new(tokens);
     let stop = Arc::new(AtomicBool::new(false));
     let measuring = Arc::new(AtomicBool::new(false));
@@ -274,7 +277,11 @@ fn payload(batch: usize, keys: usize, next_ts: &mut impl FnMut() -> i64) -> Stri
     out
 }
 
-async fn provision(addr: &str, devices: usize) -> anyhow::Result<Vec<String>> {
+async fn provision(
+    addr: &str,
+    devices: usize,
+    rules: &[serde_json::Value],
+) -> anyhow::Result<Vec<String>> {
     let client = SimpleClient::connect(addr).await?;
     let login = client
         .request(
@@ -285,6 +292,12 @@ async fn provision(addr: &str, devices: usize) -> anyhow::Result<Vec<String>> {
         )
         .await?;
     let token = login["token"].as_str().context("login failed")?.to_string();
+    for rule in rules {
+        client
+            .request("POST", "/api/rules", Some(&token), rule.clone())
+            .await
+            .context("cannot create a benchmark rule")?;
+    }
     let mut tokens = Vec::with_capacity(devices);
     for i in 0..devices {
         let created = client
@@ -307,7 +320,7 @@ async fn provision(addr: &str, devices: usize) -> anyhow::Result<Vec<String>> {
 
 /// A minimal JSON-over-HTTP client for set-up calls.
 struct SimpleClient {
-    addr: String,
+    pub(crate) addr: String,
     sender: tokio::sync::Mutex<hyper::client::conn::http1::SendRequest<Full<Bytes>>>,
 }
 

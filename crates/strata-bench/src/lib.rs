@@ -8,10 +8,12 @@
 //! Scenarios:
 //! - [`ingest`]: durable HTTP telemetry ingest (batched and single-point requests).
 //! - [`mqtt`]: the MQTT broker against Mosquitto in the same run (p2p, fan-in, fan-out, idle).
+//! - [`rules`]: ingest through 0, 10 and 100 active rules.
 
 pub mod ingest;
 pub mod mqtt;
 mod mqtt_client;
+pub mod rules;
 mod server;
 mod stats;
 
@@ -30,6 +32,8 @@ enum Scenario {
     Ingest(ingest::IngestArgs),
     /// The MQTT broker side by side with Mosquitto.
     Mqtt(mqtt::MqttArgs),
+    /// Ingest through the rule engine: 0, 10 and 100 active rules.
+    Rules(rules::RulesArgs),
     /// Internal: holds idle MQTT connections for `bench mqtt` (one process per ~9,500).
     #[command(hide = true)]
     MqttIdleClient(mqtt::IdleClientArgs),
@@ -40,6 +44,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.scenario {
         Scenario::Ingest(a) => ingest::run(a),
         Scenario::Mqtt(a) => mqtt::run(a),
+        Scenario::Rules(a) => rules::run(a),
         Scenario::MqttIdleClient(a) => mqtt::run_idle_client(a),
     }
 }

@@ -59,10 +59,12 @@ impl Links {
         }
     }
 
-    /// Offers `message` to a waiting long-poll, then to each link until one takes it; true
-    /// if one did. `all` offers it to every link instead (notifications, not commands).
+    /// Offers `message` to a waiting long-poll (RPC requests only), then to each link until
+    /// one takes it; true if one did. `all` offers it to every link instead (notifications, not commands).
     pub(crate) fn send(&self, device: &DeviceIdentity, message: &Downlink, all: bool) -> bool {
-        let mut sent = self.send_to_poller(device.device_key, message);
+        // Long-polls wait for commands only (HTTP devices read their shadow when they like).
+        let mut sent = matches!(message, Downlink::RpcRequest { .. })
+            && self.send_to_poller(device.device_key, message);
         if sent && !all {
             return true;
         }

@@ -105,6 +105,14 @@ pub trait TelemetryStore: Send + Sync {
     /// Stores points durably; a point with the same device, key and timestamp as a stored one
     /// replaces it. Concurrent calls share commits.
     async fn write_points(&self, points: Vec<Point>) -> Result<(), StoreError>;
+    /// Like [`TelemetryStore::write_points`], and queues messages for sinks in the same
+    /// transaction (what is stored is routed).
+    async fn write_points_routed(
+        &self,
+        points: Vec<Point>,
+        outbox: Vec<NewOutboxEntry>,
+        now: Millis,
+    ) -> Result<(), StoreError>;
     /// Latest value of each key of a device (all keys when `keys` is empty).
     async fn latest(
         &self,

@@ -21,7 +21,6 @@ pub mod sinks;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
-use rhai::Dynamic;
 use serde_json::{Map, Value, json};
 use sha2::Digest;
 use strata_store::{DeviceIdentity, NewOutboxEntry, Point, RuleRow, TenantId};
@@ -45,6 +44,15 @@ pub struct Rule {
     pub created_at: i64,
     /// Last change (ms).
     pub updated_at: i64,
+}
+
+/// A rule that matched a message, with what its actions get.
+#[derive(Debug)]
+struct Planned {
+    compiled: Arc<Compiled>,
+    out: Value,
+    envelope: Value,
+    ts: i64,
 }
 
 /// A rule ready to run.
@@ -325,25 +333,44 @@ impl Platform {
         })
     }
 
-    /// Runs telemetry rules for points just stored (once per timestamp).
-    pub(crate) async fn run_telemetry_rules(&self, device: &DeviceIdentity, points: &[Point]) {
-        if !self.has_rules(device.tenant, Trigger::Telemetry) {
-            return;
-        }
-        let Ok(Some(info)) = self.device_info(device.device_key).await else {
-            return;
+    /// Stores telemetry and runs its rules (once per timestamp in the upload): the points
+    /// and the messages routed to external sinks are written in one transaction, so what is
+    /// stored is routed, and the device waits for one commit; then the other actions run.
+    pub(crate) async fn store_and_route_telemetry(
+        &self,
+        device: &DeviceIdentity,
+        points: Vec<Point>,
+    ) -> Result<(), PlatformError> {
+        let info = if self.has_rules(device.tenant, Trigger::Telemetry) {
+            self.device_info(device.device_key).await?
+        } else {
+            None
+        };
+        let Some(info) = info else {
+            return Ok(self.store().write_points(points).await?);
         };
         let mut by_ts: std::collections::BTreeMap<i64, Map<String, Value>> = Default::default();
-        for p in points {
+        for p in &points {
             by_ts
                 .entry(p.ts)
                 .or_default()
                 .insert(p.key.clone(), point_json(&p.value));
         }
+        let mut planned = Vec::new();
         for (ts, values) in by_ts {
-            self.run_rules_at(Trigger::Telemetry, &info, Value::Object(values), ts)
-                .await;
+            planned.extend(self.plan(Trigger::Telemetry, &info, &Value::Object(values), ts, None));
         }
+        let outbox = self.outbox_entries(&info, &planned);
+        if outbox.is_empty() {
+            self.store().write_points(points).await?;
+        } else {
+            self.store()
+                .write_points_routed(points, outbox, now_millis())
+                .await?;
+            self.inner.rules.sinks.wake();
+        }
+        self.execute(&info, &planned).await;
+        Ok(())
     }
 
     /// Runs the rules of a trigger for a device, the message timestamped now.
@@ -402,20 +429,41 @@ impl Platform {
         ts: i64,
         only: Option<Uuid>,
     ) {
-        let Some(rules) = self.inner.rules.tenant_rules(device.tenant) else {
+        let planned = self.plan(trigger, device, &msg, ts, only);
+        if planned.is_empty() {
             return;
+        }
+        let outbox = self.outbox_entries(device, &planned);
+        if !outbox.is_empty() {
+            let count = outbox.len();
+            match self.store().enqueue(outbox, now_millis()).await {
+                Ok(()) => self.inner.rules.sinks.wake(),
+                Err(e) => {
+                    // Storage is failing: the caller's own write failed or will too.
+                    tracing::error!(error = %e, count, "cannot queue routed messages");
+                    metrics::counter!("strata_rule_errors_total", "kind" => "outbox")
+                        .increment(count as u64);
+                }
+            }
+        }
+        self.execute(device, &planned).await;
+    }
+
+    /// Evaluates the rules of a trigger for one message: which rules matched, and the
+    /// message each one's actions get. Pure but for "for at least" bookkeeping.
+    fn plan(
+        &self,
+        trigger: Trigger,
+        device: &DeviceInfo,
+        msg: &Value,
+        ts: i64,
+        only: Option<Uuid>,
+    ) -> Vec<Planned> {
+        let Some(rules) = self.inner.rules.tenant_rules(device.tenant) else {
+            return Vec::new();
         };
-        let meta = json!({
-            "device_id": device.id.to_string(),
-            "device_name": device.name,
-            "device_type": device.device_type,
-            "labels": device.labels,
-            "trigger": trigger.as_str(),
-            "ts": ts,
-        });
-        let msg_dyn = script::to_dynamic(&msg);
-        let meta_dyn = script::to_dynamic(&meta);
-        let mut outbox = Vec::new();
+        let mut planned = Vec::new();
+        let mut scope: Option<rhai::Scope<'static>> = None;
         for compiled in rules.iter() {
             let spec = &compiled.rule.spec;
             if !spec.enabled
@@ -424,7 +472,22 @@ impl Platform {
             {
                 continue;
             }
-            let Some(out) = self.evaluate(compiled, device, &msg, &msg_dyn, &meta_dyn, ts) else {
+            // Converted once per message, and shared (not copied) into each script.
+            let scope = scope.get_or_insert_with(|| {
+                let meta = json!({
+                    "device_id": device.id.to_string(),
+                    "device_name": device.name,
+                    "device_type": device.device_type,
+                    "labels": device.labels,
+                    "trigger": trigger.as_str(),
+                    "ts": ts,
+                });
+                Scripts::scope(
+                    script::to_dynamic(msg).into_shared(),
+                    script::to_dynamic(&meta).into_shared(),
+                )
+            });
+            let Some(out) = self.evaluate(compiled, device, msg, scope, ts) else {
                 continue;
             };
             metrics::counter!("strata_rule_matches_total").increment(1);
@@ -440,21 +503,62 @@ impl Platform {
                 "ts": ts,
                 "msg": out,
             });
-            for action in &spec.actions {
-                self.act(compiled, action, device, &out, &envelope, ts, &mut outbox)
-                    .await;
+            planned.push(Planned {
+                compiled: Arc::clone(compiled),
+                out,
+                envelope,
+                ts,
+            });
+        }
+        planned
+    }
+
+    /// The outbox messages of the external-sink actions of matched rules.
+    fn outbox_entries(&self, device: &DeviceInfo, planned: &[Planned]) -> Vec<NewOutboxEntry> {
+        let mut outbox = Vec::new();
+        for p in planned {
+            let rule = &p.compiled.rule;
+            for action in &rule.spec.actions {
+                if !matches!(
+                    action,
+                    Action::Webhook { .. } | Action::Amqp { .. } | Action::Email { .. }
+                ) {
+                    continue;
+                }
+                let id = device.id.to_string();
+                let values = [
+                    ("device_name", device.name.as_str()),
+                    ("device_id", id.as_str()),
+                    ("device_type", device.device_type.as_str()),
+                    ("trigger", rule.spec.trigger.as_str()),
+                    ("rule", rule.spec.name.as_str()),
+                ];
+                let mut sink = action.clone();
+                match &mut sink {
+                    Action::Amqp { routing_key, .. } => {
+                        *routing_key = model::fill(routing_key, &values);
+                    }
+                    Action::Email { subject, .. } => *subject = model::fill(subject, &values),
+                    _ => {}
+                }
+                outbox.push(NewOutboxEntry {
+                    tenant: device.tenant,
+                    rule_id: rule.id,
+                    sink_key: sink_key(&sink),
+                    sink: serde_json::to_string(&sink).unwrap_or_default(),
+                    payload: p.envelope.to_string().into_bytes(),
+                });
             }
         }
-        if !outbox.is_empty() {
-            let count = outbox.len();
-            match self.store().enqueue(outbox, now_millis()).await {
-                Ok(()) => self.inner.rules.sinks.wake(),
-                Err(e) => {
-                    // Storage is failing: the caller's own write failed or will too.
-                    tracing::error!(error = %e, count, "cannot queue routed messages");
-                    metrics::counter!("strata_rule_errors_total", "kind" => "outbox")
-                        .increment(count as u64);
-                }
+        outbox
+    }
+
+    /// Runs the in-platform actions of matched rules (the external ones are in the outbox).
+    async fn execute(&self, device: &DeviceInfo, planned: &[Planned]) {
+        for p in planned {
+            for action in &p.compiled.rule.spec.actions {
+                self.act(&p.compiled, action, device, &p.out, &p.envelope, p.ts)
+                    .await;
             }
         }
     }
@@ -465,15 +569,14 @@ impl Platform {
         compiled: &Compiled,
         device: &DeviceInfo,
         msg: &Value,
-        msg_dyn: &Dynamic,
-        meta_dyn: &Dynamic,
+        scope: &mut rhai::Scope<'static>,
         ts: i64,
     ) -> Option<Value> {
         let scripts = &self.inner.rules.scripts;
         let spec = &compiled.rule.spec;
         let passed = match &compiled.filter {
             None => true,
-            Some(filter) => match scripts.filter(filter, msg_dyn, meta_dyn) {
+            Some(filter) => match scripts.filter(filter, scope) {
                 Ok(passed) => passed,
                 Err(e) => {
                     script_error(&spec.name, "filter", &e);
@@ -503,7 +606,7 @@ impl Platform {
         }
         match &compiled.transform {
             None => Some(msg.clone()),
-            Some(transform) => match scripts.transform(transform, msg_dyn, meta_dyn) {
+            Some(transform) => match scripts.transform(transform, scope) {
                 Ok(out) => out,
                 Err(e) => {
                     script_error(&spec.name, "transform", &e);
@@ -524,7 +627,6 @@ impl Platform {
         msg: &'a Value,
         envelope: &'a Value,
         ts: i64,
-        outbox: &'a mut Vec<NewOutboxEntry>,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
         Box::pin(async move {
             let rule = &compiled.rule;
@@ -557,25 +659,8 @@ impl Platform {
                     }
                     Ok(())
                 }
-                Action::Webhook { .. } | Action::Amqp { .. } | Action::Email { .. } => {
-                    let mut sink = action.clone();
-                    match &mut sink {
-                        Action::Amqp { routing_key, .. } => {
-                            *routing_key = model::fill(routing_key, &values);
-                        }
-                        Action::Email { subject, .. } => *subject = model::fill(subject, &values),
-                        _ => {}
-                    }
-                    let sink_json = serde_json::to_string(&sink).unwrap_or_default();
-                    outbox.push(NewOutboxEntry {
-                        tenant: device.tenant,
-                        rule_id: rule.id,
-                        sink_key: sink_key(&sink),
-                        sink: sink_json,
-                        payload: envelope.to_string().into_bytes(),
-                    });
-                    Ok(())
-                }
+                // Queued with the message (see `outbox_entries`).
+                Action::Webhook { .. } | Action::Amqp { .. } | Action::Email { .. } => Ok(()),
                 Action::CreateAlarm {
                     alarm_type,
                     severity,

@@ -70,23 +70,31 @@ impl Scripts {
             .map_err(|e| PlatformError::invalid(format!("transform does not compile: {e}")))
     }
 
-    fn run(&self, script: &Script, msg: &Dynamic, meta: &Dynamic) -> Result<Dynamic, String> {
+    /// The variables scripts see for one message; reused by every rule that looks at it.
+    pub(crate) fn scope(msg: Dynamic, meta: Dynamic) -> Scope<'static> {
         let mut scope = Scope::new();
-        scope.push_constant("msg", msg.clone());
-        scope.push_constant("meta", meta.clone());
-        self.engine
-            .eval_ast_with_scope::<Dynamic>(&mut scope, &script.ast)
-            .map_err(|e| e.to_string())
+        scope.push_constant("msg", msg);
+        scope.push_constant("meta", meta);
+        scope
+    }
+
+    fn run(&self, script: &Script, scope: &mut Scope<'static>) -> Result<Dynamic, String> {
+        let result = self
+            .engine
+            .eval_ast_with_scope::<Dynamic>(scope, &script.ast)
+            .map_err(|e| e.to_string());
+        // Whatever the script declared goes; `msg` and `meta` (constants) stay.
+        scope.rewind(2);
+        result
     }
 
     /// Runs a filter: `Ok(true)` to go on.
     pub(crate) fn filter(
         &self,
         script: &Script,
-        msg: &Dynamic,
-        meta: &Dynamic,
+        scope: &mut Scope<'static>,
     ) -> Result<bool, String> {
-        let result = self.run(script, msg, meta)?;
+        let result = self.run(script, scope)?;
         result
             .as_bool()
             .map_err(|kind| format!("the filter gave a {kind}, not true or false"))
@@ -96,10 +104,9 @@ impl Scripts {
     pub(crate) fn transform(
         &self,
         script: &Script,
-        msg: &Dynamic,
-        meta: &Dynamic,
+        scope: &mut Scope<'static>,
     ) -> Result<Option<Value>, String> {
-        let result = self.run(script, msg, meta)?;
+        let result = self.run(script, scope)?;
         if result.is_unit() {
             return Ok(None);
         }
@@ -126,42 +133,47 @@ mod tests {
     #[test]
     fn filters_and_transforms_see_msg_and_meta() {
         let s = scripts();
-        let msg = to_dynamic(&json!({"temp": 31.5, "unit": "C"}));
+        let msg = to_dynamic(&json!({"temp": 31.5, "unit": "C"})).into_shared();
         let meta = to_dynamic(&json!({"device_name": "boiler-1", "labels": ["boiler"]}));
+        let mut scope = Scripts::scope(msg, meta);
         let f = s
             .compile_filter(r#"msg.temp > 30 && "boiler" in meta.labels"#)
             .unwrap();
-        assert_eq!(s.filter(&f, &msg, &meta), Ok(true));
+        assert_eq!(s.filter(&f, &mut scope), Ok(true));
         let t = s
             .compile_transform(
                 "let f = msg.temp * 9.0 / 5.0 + 32.0; #{temp_f: f, from: meta.device_name}",
             )
             .unwrap();
         assert_eq!(
-            s.transform(&t, &msg, &meta),
+            s.transform(&t, &mut scope),
             Ok(Some(json!({"temp_f": 88.7, "from": "boiler-1"})))
         );
         let drop = s
             .compile_transform("if msg.temp > 100 { msg } else { () }")
             .unwrap();
-        assert_eq!(s.transform(&drop, &msg, &meta), Ok(None));
+        assert_eq!(s.transform(&drop, &mut scope), Ok(None));
+        // Variables of one script do not leak into the next.
+        let leak = s.compile_filter("f == ()").unwrap();
+        assert!(s.filter(&leak, &mut scope).is_err() || s.filter(&leak, &mut scope) == Ok(true));
+        assert_eq!(scope.len(), 2);
     }
 
     #[test]
     fn runaway_and_hostile_scripts_are_stopped() {
         let s = scripts();
-        let unit = Dynamic::UNIT;
+        let mut unit = Scripts::scope(Dynamic::UNIT, Dynamic::UNIT);
         let endless = s.compile_transform("let x = 0; loop { x += 1; }").unwrap();
-        let err = s.transform(&endless, &unit, &unit).unwrap_err();
+        let err = s.transform(&endless, &mut unit).unwrap_err();
         assert!(err.contains("operations"), "{err}");
         let big = s
             .compile_transform(r#"let s = "x"; loop { s += s; }"#)
             .unwrap();
-        assert!(s.transform(&big, &unit, &unit).is_err());
+        assert!(s.transform(&big, &mut unit).is_err());
         assert!(
             s.compile_filter("eval(\"1\")").is_err() || {
                 let f = s.compile_filter("eval(\"1\")").unwrap();
-                s.filter(&f, &unit, &unit).is_err()
+                s.filter(&f, &mut unit).is_err()
             }
         );
         assert!(
@@ -170,7 +182,7 @@ mod tests {
         );
         let not_bool = s.compile_filter("42").unwrap();
         assert!(
-            s.filter(&not_bool, &unit, &unit)
+            s.filter(&not_bool, &mut unit)
                 .unwrap_err()
                 .contains("not true")
         );

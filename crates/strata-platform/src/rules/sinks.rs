@@ -29,6 +29,8 @@ use crate::{Platform, now_millis};
 const BATCH: u32 = 100;
 /// How often the queues are checked when nothing wakes the dispatcher.
 const POLL: Duration = Duration::from_millis(500);
+/// The least time between two looks at the queues.
+const MIN_SCAN_INTERVAL: Duration = Duration::from_millis(20);
 
 /// Why a delivery failed.
 #[derive(Debug)]
@@ -321,6 +323,9 @@ impl Platform {
                 () = self.inner.rules.sinks.wake.notified() => {}
                 () = tokio::time::sleep(POLL) => {}
             }
+            // Under load every routed message wakes the loop: look at the queues at most
+            // this often (busy sinks are being drained meanwhile anyway).
+            tokio::time::sleep(MIN_SCAN_INTERVAL).await;
         }
     }
 

@@ -85,17 +85,11 @@ impl Platform {
                 value: p.value,
             })
             .collect();
-        let for_rules = self
-            .has_rules(device.tenant, crate::rules::Trigger::Telemetry)
-            .then(|| points.clone());
         let for_events = self.has_listeners().then(|| points.clone());
-        self.store().write_points(points).await?;
+        self.store_and_route_telemetry(device, points).await?;
         self.device_seen(device);
         if let Some(points) = for_events {
             self.emit_telemetry(device, &points);
-        }
-        if let Some(points) = for_rules {
-            self.run_telemetry_rules(device, &points).await;
         }
         metrics::counter!("strata_ingest_points_total", "transport" => transport)
             .increment(count as u64);

@@ -121,7 +121,7 @@ fn configure(conn: &Connection, sync: Sync) -> Result<(), StoreError> {
         "PRAGMA synchronous = {sync};
          PRAGMA foreign_keys = ON;
          PRAGMA temp_store = MEMORY;
-         PRAGMA cache_size = -65536;"
+         PRAGMA cache_size = -8192;"
     ))?;
     Ok(())
 }

@@ -28,6 +28,29 @@ fn outbox_from_row(row: &Row<'_>) -> rusqlite::Result<OutboxRow> {
     })
 }
 
+pub(super) fn insert_outbox(
+    conn: &rusqlite::Connection,
+    entries: &[NewOutboxEntry],
+    now: Millis,
+) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO sink_outbox (tenant_id, rule_id, sink_key, sink, payload, status,
+            attempts, next_attempt_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?6)",
+    )?;
+    for e in entries {
+        stmt.execute(params![
+            e.tenant.0,
+            e.rule_id.to_string(),
+            e.sink_key,
+            e.sink,
+            e.payload,
+            now
+        ])?;
+    }
+    Ok(())
+}
+
 fn id_list(ids: &[i64], first: usize) -> String {
     (0..ids.len())
         .map(|i| format!("?{}", i + first))
@@ -40,22 +63,7 @@ impl OutboxStore for SqliteStore {
     async fn enqueue(&self, entries: Vec<NewOutboxEntry>, now: Millis) -> Result<(), StoreError> {
         self.writer
             .exec(entries.len(), move |ctx| {
-                let mut stmt = ctx.conn.prepare_cached(
-                    "INSERT INTO sink_outbox (tenant_id, rule_id, sink_key, sink, payload, status,
-                        attempts, next_attempt_at, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?6)",
-                )?;
-                for e in &entries {
-                    stmt.execute(params![
-                        e.tenant.0,
-                        e.rule_id.to_string(),
-                        e.sink_key,
-                        e.sink,
-                        e.payload,
-                        now
-                    ])?;
-                }
-                Ok(())
+                insert_outbox(ctx.conn, &entries, now)
             })
             .await
     }

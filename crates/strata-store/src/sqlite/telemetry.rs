@@ -10,8 +10,8 @@ use super::SqliteStore;
 use super::accounts::optional;
 use super::writer::WriteCtx;
 use crate::{
-    Aggregate, Bucket, DeviceKey, LatestValue, Millis, Order, Point, RangeQuery, StoreError,
-    TelemetryStore, TimedValue, Value,
+    Aggregate, Bucket, DeviceKey, LatestValue, Millis, NewOutboxEntry, Order, Point, RangeQuery,
+    StoreError, TelemetryStore, TimedValue, Value,
 };
 
 // Stored `kind` column: numbers use 0 so the common case costs no bytes in the record.
@@ -182,6 +182,22 @@ impl TelemetryStore for SqliteStore {
         metrics::counter!("strata_store_points_written_total").increment(rows as u64);
         self.writer
             .exec(rows, move |ctx| insert_points(ctx, &points))
+            .await
+    }
+
+    async fn write_points_routed(
+        &self,
+        points: Vec<Point>,
+        outbox: Vec<NewOutboxEntry>,
+        now: Millis,
+    ) -> Result<(), StoreError> {
+        let rows = points.len() + outbox.len();
+        metrics::counter!("strata_store_points_written_total").increment(points.len() as u64);
+        self.writer
+            .exec(rows, move |ctx| {
+                insert_points(ctx, &points)?;
+                super::outbox::insert_outbox(ctx.conn, &outbox, now)
+            })
             .await
     }
 
