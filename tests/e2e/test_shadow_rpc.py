@@ -9,6 +9,7 @@ import urllib.request
 import pytest
 
 from clients import Client, V311, V5
+from conftest import Strata
 
 DELTA = "v1/devices/me/shadow/update/delta"
 RPC_REQUESTS = "v1/devices/me/rpc/request/+"
@@ -364,3 +365,36 @@ def test_a_will_needs_the_right_to_its_topic(strata):
                 will=("v1/devices/me/telemetry", '{"gone": true}', 1, False, None))
     ok.connect()
     ok.disconnect()
+
+
+def test_a_session_belongs_to_its_device(data_dir):
+    """Borrowing a device's client identifier gets neither its session (subscriptions,
+    queued RPC requests) nor the right to take it over."""
+    server = Strata(data_dir, {"STRATA_MQTT__ALLOW_ANONYMOUS": "true"})
+    try:
+        dev, token = server.create_device("owner")
+        _, other_token = server.create_device("intruder")
+        owner = Client(server, version=V5, client_id="shared-id", username=token, clean=False,
+                       session_expiry=3600)
+        owner.connect()
+        owner.subscribe(RPC_REQUESTS, qos=1)
+        owner.disconnect()
+        status, call = server.call("POST", f"/api/devices/{dev}/rpc",
+                                   {"method": "secret", "persistent": True})
+        assert status == 200
+        for intruder in (Client(server, version=V5, client_id="shared-id", username=other_token,
+                                clean=False, session_expiry=3600),
+                         Client(server, version=V5, client_id="shared-id", clean=False,
+                                session_expiry=3600)):
+            _, rc, props = intruder.connect(expect_ok=False)
+            assert rc.value == 0x85, rc
+            assert "another" in props.ReasonString
+        # The owner comes back to its session and its queued call.
+        owner = Client(server, version=V5, client_id="shared-id", username=token, clean=False,
+                       session_expiry=3600)
+        flags, _, _ = owner.connect()
+        assert flags.session_present
+        assert json.loads(owner.expect().payload)["method"] == "secret"
+        owner.disconnect()
+    finally:
+        server.kill()

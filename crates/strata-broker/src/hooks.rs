@@ -154,6 +154,15 @@ pub trait Hooks: Send + Sync + 'static {
         None
     }
 
+    /// Who owns the sessions this client opens: a session is resumed only by a client with
+    /// the same owner; anyone else with that client identifier gets a clean session (so a
+    /// device cannot inherit another's subscriptions and queued messages by borrowing its
+    /// client identifier). `None` (the default) for clients without an identity.
+    fn session_owner(&self, client: &ClientInfo) -> Option<String> {
+        let _ = client;
+        None
+    }
+
     /// A client's CONNECT was accepted. Called on the worker thread: it must not block.
     fn connected(&self, client: &ClientInfo) {
         let _ = client;

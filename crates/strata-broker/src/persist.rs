@@ -24,6 +24,8 @@ pub struct PersistedSession {
     pub expires_at_ms: Option<u64>,
     /// Subscriptions and queued messages (see the module docs).
     pub state: Vec<u8>,
+    /// Who may resume it ([`crate::Hooks::session_owner`]).
+    pub owner: Option<String>,
 }
 
 /// The broker state that outlives a restart.

@@ -35,6 +35,8 @@ struct PendingWill {
 #[derive(Debug)]
 pub(crate) struct Session {
     client_id: String,
+    /// Who may resume it (see `Hooks::session_owner`).
+    owner: Option<Box<str>>,
     online: Option<ConnRef>,
     /// Filter -> options and subscription identifier.
     subscriptions: HashMap<String, (SubscriptionOptions, Option<u32>)>,
@@ -149,6 +151,12 @@ impl Router {
         self.sessions.get(*key)?.online
     }
 
+    /// The owner of `client_id`'s session, if it has a session with an owner.
+    pub(crate) fn owner(&self, client_id: &str) -> Option<&str> {
+        let key = self.by_client.get(client_id)?;
+        self.sessions.get(*key)?.owner.as_deref()
+    }
+
     /// Binds a connection to the session of `client_id`, creating or resuming it.
     pub(crate) fn connect(
         &mut self,
@@ -156,6 +164,7 @@ impl Router {
         clean_start: bool,
         expiry_secs: u32,
         conn: ConnRef,
+        owner: Option<&str>,
     ) -> Attached {
         self.changes += 1;
         let mut taken_over = None;
@@ -166,6 +175,11 @@ impl Router {
             // A reconnect before the will delay ends cancels the will (5.0 3.1.3.2.2), unless
             // the reconnect ends the session (clean start): a session's end publishes it.
             let pending_will = session.will.take();
+            // Sessions of another owner never get here (the worker refuses the CONNECT); an
+            // ownerless one (anonymous, or saved by an older Strata) is adopted.
+            if session.owner.is_none() {
+                session.owner = owner.map(Into::into);
+            }
             if !clean_start {
                 session.online = Some(conn);
                 session.expiry_secs = expiry_secs;
@@ -184,6 +198,7 @@ impl Router {
         }
         let key = self.sessions.insert(Session {
             client_id: client_id.to_string(),
+            owner: owner.map(Into::into),
             online: Some(conn),
             subscriptions: HashMap::new(),
             stored: None,
@@ -450,6 +465,7 @@ impl Router {
                 (None, secs) => Some(wall_ms + u64::from(secs) * 1000),
             };
             state.sessions.push(PersistedSession {
+                owner: session.owner.as_deref().map(str::to_string),
                 client_id: session.client_id.clone(),
                 expiry_secs: session.expiry_secs,
                 expires_at_ms,
@@ -495,6 +511,7 @@ impl Router {
                 let _ = queue.queue(now, message);
             }
             let key = self.sessions.insert(Session {
+                owner: stored.owner.clone().map(Into::into),
                 client_id: stored.client_id.clone(),
                 online: None,
                 subscriptions: HashMap::new(),
@@ -645,7 +662,7 @@ mod tests {
     #[test]
     fn persistent_session_queues_while_offline() {
         let mut r = Router::new(limits());
-        let a = r.connect("a", false, 3600, conn(1));
+        let a = r.connect("a", false, 3600, conn(1), None);
         assert!(!a.session_present);
         r.subscribe(
             a.key,
@@ -670,7 +687,7 @@ mod tests {
         );
         assert!(out.is_empty());
         assert_eq!(r.queued_count(), 2, "bounded queue, QoS 0 not queued");
-        let b = r.connect("a", false, 3600, conn(2));
+        let b = r.connect("a", false, 3600, conn(2), None);
         assert!(b.session_present);
         let resumed = b.resumed.unwrap();
         assert_eq!(resumed.pending.len(), 2);
@@ -684,7 +701,7 @@ mod tests {
     #[test]
     fn clean_start_and_expiry_end_sessions() {
         let mut r = Router::new(limits());
-        let a = r.connect("a", false, 10, conn(1));
+        let a = r.connect("a", false, 10, conn(1), None);
         r.subscribe(a.key, "t", SubscriptionOptions::new(QoS::AtMostOnce), None);
         r.disconnect(a.key, conn(1), None, None, None, 0, &mut Vec::new());
         assert!(r.tick(9_999).is_empty());
@@ -693,9 +710,9 @@ mod tests {
         assert!(!r.has_session("a"));
         assert_eq!(r.subscription_count(), 0);
 
-        let a = r.connect("b", false, 100, conn(3));
+        let a = r.connect("b", false, 100, conn(3), None);
         r.subscribe(a.key, "t", SubscriptionOptions::new(QoS::AtMostOnce), None);
-        let b = r.connect("b", true, 0, conn(4));
+        let b = r.connect("b", true, 0, conn(4), None);
         assert_eq!(b.taken_over, Some(conn(3)));
         assert!(!b.session_present);
         assert_eq!(r.subscription_count(), 0);
@@ -704,7 +721,7 @@ mod tests {
     #[test]
     fn delayed_will_is_cancelled_by_reconnect() {
         let mut r = Router::new(limits());
-        let a = r.connect("a", false, 100, conn(1));
+        let a = r.connect("a", false, 100, conn(1), None);
         let mut will = Will {
             topic: "w".into(),
             payload: "bye".into(),
@@ -728,7 +745,7 @@ mod tests {
         assert!(r.tick(4_000).is_empty());
         assert_eq!(r.tick(5_000).len(), 1);
 
-        r.connect("a", false, 100, conn(2));
+        r.connect("a", false, 100, conn(2), None);
         assert!(
             r.disconnect(
                 a.key,
@@ -741,7 +758,7 @@ mod tests {
             )
             .is_none()
         );
-        r.connect("a", false, 100, conn(3));
+        r.connect("a", false, 100, conn(3), None);
         assert!(r.tick(20_000).is_empty(), "reconnect cancelled the will");
     }
 

@@ -686,32 +686,51 @@ impl Worker {
             u32::MAX
         };
         let expiry = requested.min(max_expiry);
+        let info = ClientInfo {
+            client_id: client_id.clone(),
+            username: connect.username.clone(),
+            anonymous,
+            identity: identity.clone(),
+        };
+        // A session belongs to whoever opened it: another identity may neither resume it
+        // (its subscriptions and queued messages are not theirs) nor take it over.
+        let owner = self.shared.hooks.session_owner(&info);
+        let foreign = self
+            .shared
+            .router()
+            .owner(&client_id)
+            .is_some_and(|o| Some(o) != owner.as_deref());
+        if foreign {
+            metrics::counter!("strata_mqtt_auth_failures_total").increment(1);
+            let _ = conn.proto.reject_connect_with(
+                ReasonCode::ClientIdentifierNotValid,
+                Some(format!(
+                    "client identifier {client_id:?} belongs to another client's session; \
+                     use another one"
+                )),
+            );
+            self.process(token);
+            return;
+        }
         // A will is a publish made on the client's behalf later: it needs the same right
         // to its topic now (as in Mosquitto), or it could reach what the client may not.
-        if let Some(will) = connect.will.as_ref() {
-            let info = ClientInfo {
-                client_id: client_id.clone(),
-                username: connect.username.clone(),
-                anonymous,
-                identity: identity.clone(),
-            };
-            if crate::is_private(&will.topic)
+        if let Some(will) = connect.will.as_ref()
+            && (crate::is_private(&will.topic)
                 || !self
                     .shared
                     .hooks
-                    .authorize(&info, Action::Publish, &will.topic)
-            {
-                metrics::counter!("strata_mqtt_publish_denied_total").increment(1);
-                let _ = conn.proto.reject_connect_with(
-                    ReasonCode::NotAuthorized,
-                    Some(format!(
-                        "not authorised to publish to the will topic {:?}",
-                        will.topic
-                    )),
-                );
-                self.process(token);
-                return;
-            }
+                    .authorize(&info, Action::Publish, &will.topic))
+        {
+            metrics::counter!("strata_mqtt_publish_denied_total").increment(1);
+            let _ = conn.proto.reject_connect_with(
+                ReasonCode::NotAuthorized,
+                Some(format!(
+                    "not authorised to publish to the will topic {:?}",
+                    will.topic
+                )),
+            );
+            self.process(token);
+            return;
         }
         let me = ConnRef {
             worker: index,
@@ -749,10 +768,13 @@ impl Worker {
                 return;
             }
         }
-        let attached = self
-            .shared
-            .router()
-            .connect(&client_id, connect.clean_start, expiry, me);
+        let attached = self.shared.router().connect(
+            &client_id,
+            connect.clean_start,
+            expiry,
+            me,
+            owner.as_deref(),
+        );
         let Some(conn) = self.conns.get_mut(token) else {
             return;
         };
@@ -766,12 +788,7 @@ impl Worker {
         }
         conn.session = Some(attached.key);
         conn.will = connect.will.map(Box::new);
-        conn.client = Some(ClientInfo {
-            client_id,
-            username: connect.username,
-            anonymous,
-            identity,
-        });
+        conn.client = Some(info);
         if let Err(e) = conn.proto.accept_connect(now, options) {
             tracing::warn!(error = %e, "cannot accept a CONNECT");
         }

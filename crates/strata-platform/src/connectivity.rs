@@ -169,8 +169,14 @@ impl Platform {
             Err(_) => return,
         };
         for (key, seen) in silent {
-            let Ok(Some(device)) = self.device_info(key).await else {
-                continue;
+            let device = match self.device_info(key).await {
+                Ok(Some(device)) => device,
+                // Deleted meanwhile: stop looking at it.
+                Ok(None) => {
+                    self.forget_device(key);
+                    continue;
+                }
+                Err(_) => continue,
             };
             for (rule, after) in self.inactivity_rules(device.tenant) {
                 if now - seen < after as Millis {
@@ -200,6 +206,17 @@ impl Platform {
             e.activity.last_seen_at = Some(now);
         });
         self.connection_changed(Trigger::Disconnect, device, now);
+    }
+
+    /// Forgets a deleted device's connectivity and rule state.
+    pub(crate) fn forget_device(&self, key: DeviceKey) {
+        if let Ok(mut devices) = self.inner.connectivity.devices.lock() {
+            devices.remove(&key);
+        }
+        if let Ok(mut fired) = self.inner.connectivity.inactive.lock() {
+            fired.retain(|(_, k), _| *k != key);
+        }
+        self.forget_device_holds(key);
     }
 
     /// A device sent something.

@@ -236,9 +236,17 @@ impl Platform {
     /// Deletes a device, its credentials and all its telemetry.
     pub async fn delete_device(&self, caller: &Principal, id: Uuid) -> Result<(), PlatformError> {
         caller.require_write()?;
+        let key = self
+            .store()
+            .get_device(caller.tenant, id)
+            .await?
+            .map(|d| d.key);
         let deleted = self.store().delete_device(caller.tenant, id).await?;
         self.inner.device_tokens.evict_device(id);
         self.forget_device_info(None);
+        if let Some(key) = key {
+            self.forget_device(key);
+        }
         if !deleted {
             return Err(PlatformError::not_found(format!("no device {id}")));
         }

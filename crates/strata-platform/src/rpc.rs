@@ -37,6 +37,8 @@ const MAX_METHOD_BYTES: usize = 128;
 const MAX_JSON_BYTES: usize = 64 * 1024;
 /// How often expired calls are swept.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+/// How long finished calls are kept for looking up.
+pub const KEEP_FINISHED: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// A call as asked for: `{"method", "params"?, "oneway"?, "persistent"?, "timeout_ms"?,
 /// "expiry_ms"?}`.
@@ -64,6 +66,19 @@ pub struct RpcRequest {
 #[derive(Debug, Default)]
 pub(crate) struct Waiters {
     calls: Mutex<HashMap<i64, oneshot::Sender<()>>>,
+}
+
+/// Forgets a call's waiter however the wait ends (answer, timeout, or the caller giving up
+/// and dropping the future).
+struct WaitGuard<'a> {
+    waiters: &'a Waiters,
+    id: i64,
+}
+
+impl Drop for WaitGuard<'_> {
+    fn drop(&mut self) {
+        self.waiters.forget(self.id);
+    }
 }
 
 impl Waiters {
@@ -146,11 +161,21 @@ impl Platform {
                 format!("`params` may have at most {MAX_JSON_BYTES} bytes of JSON"),
             ));
         }
+        // The HTTP request carrying the call must outlive the wait.
+        let max_timeout = MAX_TIMEOUT
+            .min(
+                self.config()
+                    .http
+                    .request_timeout
+                    .saturating_sub(Duration::from_secs(1)),
+            )
+            .max(Duration::from_millis(1));
         let timeout = match request.timeout_ms {
-            Some(ms) if ms == 0 || ms > MAX_TIMEOUT.as_millis() as u64 => {
+            Some(ms) if ms == 0 || ms > max_timeout.as_millis() as u64 => {
                 return Err(PlatformError::invalid(format!(
-                    "`timeout_ms` must be from 1 to {}",
-                    MAX_TIMEOUT.as_millis()
+                    "`timeout_ms` must be from 1 to {} (http.request_timeout minus 1 s; use a \
+                     persistent call to wait longer)",
+                    max_timeout.as_millis()
                 )));
             }
             Some(ms) => Duration::from_millis(ms),
@@ -236,8 +261,11 @@ impl Platform {
             )
             .await?;
         if let Some(answered) = answered {
+            let _guard = WaitGuard {
+                waiters: &self.inner.rpc,
+                id: call.id,
+            };
             let outcome = tokio::time::timeout(timeout, answered).await;
-            self.inner.rpc.forget(call.id);
             if outcome.is_err() {
                 self.store()
                     .transition_rpc(
@@ -351,24 +379,50 @@ impl Platform {
             .queued_rpc(device.device_key, now_millis())
             .await?
         {
+            // Claimed first, so two deliveries at once (two subscriptions, two polls) cannot
+            // both hand the call out; given back if no link takes it.
+            if !self.claim(&call).await? {
+                continue;
+            }
             if !self
                 .inner
                 .links
                 .send(device, &request_message(&call), false)
             {
+                self.unclaim(&call).await?;
                 break;
             }
-            self.store()
-                .transition_rpc(
-                    call.id,
-                    &[RpcStatus::Queued],
-                    delivered(&call),
-                    None,
-                    None,
-                    now_millis(),
-                )
-                .await?;
         }
+        Ok(())
+    }
+
+    /// Moves a queued call to its delivered status; false if someone else did first.
+    async fn claim(&self, call: &RpcCall) -> Result<bool, PlatformError> {
+        Ok(self
+            .store()
+            .transition_rpc(
+                call.id,
+                &[RpcStatus::Queued],
+                delivered(call),
+                None,
+                None,
+                now_millis(),
+            )
+            .await?)
+    }
+
+    /// Puts a claimed call back in the queue.
+    async fn unclaim(&self, call: &RpcCall) -> Result<(), PlatformError> {
+        self.store()
+            .transition_rpc(
+                call.id,
+                &[delivered(call)],
+                RpcStatus::Queued,
+                None,
+                None,
+                now_millis(),
+            )
+            .await?;
         Ok(())
     }
 
@@ -383,18 +437,10 @@ impl Platform {
             .store()
             .queued_rpc(device.device_key, now_millis())
             .await?;
-        if let Some(call) = queued.into_iter().next() {
-            self.store()
-                .transition_rpc(
-                    call.id,
-                    &[RpcStatus::Queued],
-                    delivered(&call),
-                    None,
-                    None,
-                    now_millis(),
-                )
-                .await?;
-            return Ok(Some(request_message(&call)));
+        for call in queued {
+            if self.claim(&call).await? {
+                return Ok(Some(request_message(&call)));
+            }
         }
         let mut next = self.inner.links.poll(device.device_key);
         match tokio::time::timeout(timeout, &mut next).await {
@@ -412,8 +458,16 @@ impl Platform {
     pub async fn run_rpc_expiry(self) {
         let mut tick = tokio::time::interval(SWEEP_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut sweeps: u64 = 0;
         loop {
             tick.tick().await;
+            sweeps += 1;
+            if sweeps % 3600 == 1 {
+                let before = now_millis() - KEEP_FINISHED.as_millis() as i64;
+                if let Err(e) = self.store().prune_rpc(before).await {
+                    tracing::warn!(error = %e, "cannot prune old RPC calls; will retry");
+                }
+            }
             match self.store().expire_rpc(now_millis()).await {
                 Ok(expired) => {
                     for call in expired {

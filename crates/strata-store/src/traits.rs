@@ -224,6 +224,8 @@ pub trait RpcStore: Send + Sync {
         error: Option<String>,
         now: Millis,
     ) -> Result<bool, StoreError>;
+    /// Deletes finished calls last changed before `before`; returns how many.
+    async fn prune_rpc(&self, before: Millis) -> Result<u64, StoreError>;
     /// Marks open calls whose expiry passed as expired; returns them.
     async fn expire_rpc(&self, now: Millis) -> Result<Vec<RpcCall>, StoreError>;
 }

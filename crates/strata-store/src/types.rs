@@ -433,6 +433,8 @@ pub struct MqttSessionRow {
     pub expires_at: Option<Millis>,
     /// The broker's encoding of subscriptions and queued messages.
     pub state: Vec<u8>,
+    /// Who may resume it (e.g. a device id); `None` for anonymous clients.
+    pub owner: Option<String>,
 }
 
 /// The MQTT broker's durable state.

@@ -249,6 +249,10 @@ impl Hooks for PlatformHooks {
         })
     }
 
+    fn session_owner(&self, client: &ClientInfo) -> Option<String> {
+        device(client).map(|d| format!("device:{}", d.identity.device_id))
+    }
+
     fn connected(&self, client: &ClientInfo) {
         if let Some(device) = device(client) {
             self.platform.device_connected(&device.identity);
@@ -407,6 +411,9 @@ pub(crate) struct MqttRepublisher {
 
 impl strata_platform::rules::Republisher for MqttRepublisher {
     fn publish(&self, topic: String, payload: Vec<u8>, qos: u8, retain: bool) {
+        if topic.starts_with('$') || topic.contains(['+', '#']) {
+            return;
+        }
         let qos = if qos == 0 {
             QoS::AtMostOnce
         } else {
@@ -527,6 +534,7 @@ pub(crate) fn from_store(state: strata_store::MqttState) -> strata_broker::Persi
                 expiry_secs: s.expiry_secs,
                 expires_at_ms: s.expires_at.and_then(|at| u64::try_from(at).ok()),
                 state: s.state,
+                owner: s.owner,
             })
             .collect(),
         retained: state.retained,
@@ -544,6 +552,7 @@ pub(crate) fn to_store(state: strata_broker::PersistedState) -> strata_store::Mq
                 expiry_secs: s.expiry_secs,
                 expires_at: s.expires_at_ms.and_then(|at| i64::try_from(at).ok()),
                 state: s.state,
+                owner: s.owner,
             })
             .collect(),
         retained: state.retained,

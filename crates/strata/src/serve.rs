@@ -129,11 +129,18 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let _ = std::io::stdout().flush();
     tracing::info!(%local, "HTTP API listening");
 
-    tokio::spawn(platform.clone().run_retention());
-    tokio::spawn(platform.clone().run_sinks());
-    tokio::spawn(platform.clone().run_connectivity_rules());
-    tokio::spawn(platform.clone().run_activity_flush());
-    tokio::spawn(platform.clone().run_rpc_expiry());
+    let p = platform.clone();
+    supervise("retention", move || p.clone().run_retention());
+    let p = platform.clone();
+    supervise("sink delivery", move || p.clone().run_sinks());
+    let p = platform.clone();
+    supervise("connectivity rules", move || {
+        p.clone().run_connectivity_rules()
+    });
+    let p = platform.clone();
+    supervise("activity flush", move || p.clone().run_activity_flush());
+    let p = platform.clone();
+    supervise("RPC expiry", move || p.clone().run_rpc_expiry());
     if let Some((handle, _)) = &broker {
         tokio::spawn(crate::mqtt::save_periodically(
             handle.clone(),
@@ -174,6 +181,27 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     served.context("HTTP server failed")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Runs a background loop, restarting it (after a pause, with an error logged) should it
+/// panic or end, so one bad input cannot silently stop deliveries or sweeps for good.
+fn supervise<F, Fut>(name: &'static str, make: F)
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    tokio::spawn(async move {
+        loop {
+            match tokio::spawn(make()).await {
+                Ok(()) => tracing::error!(task = name, "background task ended; restarting"),
+                Err(e) if e.is_panic() => {
+                    tracing::error!(task = name, "background task panicked; restarting");
+                }
+                Err(_) => return,
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
 }
 
 type BrokerThreads = Vec<std::thread::JoinHandle<std::io::Result<()>>>;

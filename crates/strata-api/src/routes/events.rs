@@ -45,7 +45,12 @@ pub(crate) async fn stream(
     let device = q.device_id;
     let stream = async_stream(move |tx| async move {
         loop {
-            match events.recv().await {
+            // Ends with the client, even while no event comes.
+            let received = tokio::select! {
+                received = events.recv() => received,
+                () = tx.closed() => return,
+            };
+            match received {
                 Ok(event) => {
                     if event.tenant != tenant
                         || device.is_some_and(|d| event.device_id != Some(d))

@@ -318,6 +318,12 @@ impl Platform {
         Ok(loaded)
     }
 
+    pub(crate) fn forget_device_holds(&self, device: strata_store::DeviceKey) {
+        if let Ok(mut holds) = self.inner.rules.holds.lock() {
+            holds.retain(|(_, d), _| *d != device);
+        }
+    }
+
     fn forget_holds(&self, rule: Uuid) {
         if let Ok(mut holds) = self.inner.rules.holds.lock() {
             holds.retain(|(r, _), _| *r != rule);
@@ -544,7 +550,8 @@ impl Platform {
                 outbox.push(NewOutboxEntry {
                     tenant: device.tenant,
                     rule_id: rule.id,
-                    sink_key: sink_key(&sink),
+                    // One queue per rule action (not per filled-in routing key or subject).
+                    sink_key: sink_key(rule.id, action),
                     sink: serde_json::to_string(&sink).unwrap_or_default(),
                     payload: p.envelope.to_string().into_bytes(),
                 });
@@ -649,15 +656,28 @@ impl Platform {
                         .read()
                         .ok()
                         .and_then(|r| r.clone());
-                    if let Some(republisher) = republisher {
-                        republisher.publish(
-                            model::fill(topic, &values),
-                            envelope.to_string().into_bytes(),
-                            *qos,
-                            *retain,
-                        );
+                    // Names filled in may hold anything (`$`, `/`, wildcards): the finished
+                    // topic is checked, so no rule can publish into a private namespace.
+                    let topic = model::fill(topic, &values);
+                    if topic.is_empty()
+                        || topic.starts_with('$')
+                        || topic.contains(['+', '#', '\0'])
+                        || topic.len() > 4096
+                    {
+                        Err(PlatformError::invalid(format!(
+                            "the topic {topic:?} is not a plain topic name"
+                        )))
+                    } else {
+                        if let Some(republisher) = republisher {
+                            republisher.publish(
+                                topic,
+                                envelope.to_string().into_bytes(),
+                                *qos,
+                                *retain,
+                            );
+                        }
+                        Ok(())
                     }
-                    Ok(())
                 }
                 // Queued with the message (see `outbox_entries`).
                 Action::Webhook { .. } | Action::Amqp { .. } | Action::Email { .. } => Ok(()),
@@ -724,11 +744,13 @@ impl Platform {
     }
 }
 
-/// The queue key of a sink: messages for the same sink are delivered in order.
-fn sink_key(sink: &Action) -> String {
+/// The queue key of a rule's sink action: its messages are delivered in order.
+fn sink_key(rule: Uuid, sink: &Action) -> String {
     let text = serde_json::to_string(sink).unwrap_or_default();
-    let digest = sha2::Sha256::digest(text.as_bytes());
-    hex::encode(&digest[..12])
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(rule.as_bytes());
+    hasher.update(text.as_bytes());
+    hex::encode(&hasher.finalize()[..12])
 }
 
 pub(crate) fn point_json(value: &strata_store::Value) -> Value {

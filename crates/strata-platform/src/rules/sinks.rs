@@ -41,6 +41,26 @@ enum Failure {
     Permanent(String),
 }
 
+/// The connection to one AMQP broker, made on first use and again after a failure.
+type AmqpSlot = Arc<tokio::sync::Mutex<Option<Arc<AmqpLink>>>>;
+
+/// Marks a sink as being drained; the mark goes when the drain ends.
+struct Busy<'a> {
+    platform: &'a Platform,
+    key: &'a str,
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        let sinks = &self.platform.inner.rules.sinks;
+        if let Ok(mut busy) = sinks.busy.lock() {
+            busy.remove(self.key);
+        }
+        // It may have more, or be due again soon.
+        sinks.wake();
+    }
+}
+
 /// An open AMQP channel with publisher confirms, and its connection.
 struct AmqpLink {
     _connection: lapin::Connection,
@@ -51,7 +71,9 @@ pub(crate) struct Sinks {
     wake: Notify,
     busy: Mutex<HashSet<String>>,
     http: Option<reqwest::Client>,
-    amqp: tokio::sync::Mutex<HashMap<String, Arc<AmqpLink>>>,
+    /// One connection per broker URL, each behind its own lock (a slow broker holds up
+    /// only its own sinks).
+    amqp: Mutex<HashMap<String, AmqpSlot>>,
     smtp: Option<lettre::AsyncSmtpTransport<lettre::Tokio1Executor>>,
     from: Option<lettre::message::Mailbox>,
     max_retry_age: Duration,
@@ -97,7 +119,7 @@ impl Sinks {
             wake: Notify::new(),
             busy: Mutex::default(),
             http,
-            amqp: tokio::sync::Mutex::default(),
+            amqp: Mutex::default(),
             smtp,
             from,
             max_retry_age: config.rules.max_retry_age,
@@ -123,10 +145,7 @@ impl Sinks {
                 url,
                 exchange,
                 routing_key,
-            } => {
-                self.publish_amqp(&row.sink_key, url, exchange, routing_key, row)
-                    .await
-            }
+            } => self.publish_amqp(url, exchange, routing_key, row).await,
             Action::Email { to, subject } => self.mail(to, subject, row).await,
             _ => Err(Failure::Permanent("not an external sink".into())),
         }
@@ -164,14 +183,23 @@ impl Sinks {
         }
     }
 
-    async fn amqp_link(&self, key: &str, url: &str) -> Result<Arc<AmqpLink>, Failure> {
-        let mut links = self.amqp.lock().await;
-        if let Some(link) = links.get(key)
+    fn amqp_slot(&self, url: &str) -> AmqpSlot {
+        let mut links = match self.amqp.lock() {
+            Ok(links) => links,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        Arc::clone(links.entry(url.to_string()).or_default())
+    }
+
+    async fn amqp_link(&self, url: &str) -> Result<Arc<AmqpLink>, Failure> {
+        let slot = self.amqp_slot(url);
+        let mut slot = slot.lock().await;
+        if let Some(link) = slot.as_ref()
             && link.channel.status().connected()
         {
             return Ok(Arc::clone(link));
         }
-        links.remove(key);
+        *slot = None;
         let connect = async {
             let connection =
                 lapin::Connection::connect(url, lapin::ConnectionProperties::default()).await?;
@@ -189,19 +217,18 @@ impl Sinks {
             .map_err(|_| Failure::Transient(format!("AMQP connect to {}: timed out", redact(url))))?
             .map_err(|e| Failure::Transient(format!("AMQP connect to {}: {e}", redact(url))))?;
         let link = Arc::new(link);
-        links.insert(key.to_string(), Arc::clone(&link));
+        *slot = Some(Arc::clone(&link));
         Ok(link)
     }
 
     async fn publish_amqp(
         &self,
-        key: &str,
         url: &str,
         exchange: &str,
         routing_key: &str,
         row: &OutboxRow,
     ) -> Result<(), Failure> {
-        let link = self.amqp_link(key, url).await?;
+        let link = self.amqp_link(url).await?;
         let properties = lapin::BasicProperties::default()
             .with_message_id(row.id.to_string().into())
             .with_content_type("application/json".into())
@@ -226,7 +253,7 @@ impl Sinks {
             Err(_) => "no publisher confirm in time".to_string(),
         };
         // Start over with a fresh connection next time.
-        self.amqp.lock().await.remove(key);
+        *self.amqp_slot(url).lock().await = None;
         Err(Failure::Transient(format!(
             "AMQP publish to {}: {failure}",
             redact(url)
@@ -307,12 +334,12 @@ impl Platform {
                             let platform = self.clone();
                             tokio::spawn(async move {
                                 let key = head.sink_key.clone();
+                                // Released however the drain ends, a panic included.
+                                let _busy = Busy {
+                                    platform: &platform,
+                                    key: &key,
+                                };
                                 platform.drain_sink(&key).await;
-                                if let Ok(mut busy) = platform.inner.rules.sinks.busy.lock() {
-                                    busy.remove(&key);
-                                }
-                                // It may have more, or be due again soon.
-                                platform.inner.rules.sinks.wake();
                             });
                         }
                     }
@@ -403,7 +430,8 @@ impl Platform {
                                 error,
                                 "sink failing for too long: messages dead-lettered"
                             );
-                            continue;
+                            // Read the queue again: the rest of this batch may be gone too.
+                            break;
                         }
                         metrics::counter!("strata_sink_deliveries_total", "sink" => kind, "outcome" => "retry").increment(1);
                         let wait = sinks.backoff(row.attempts);

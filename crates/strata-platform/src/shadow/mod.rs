@@ -26,6 +26,8 @@ pub use document::{ShadowState, ShadowUpdate};
 
 /// The classic (unnamed) shadow's name.
 pub const DEFAULT_SHADOW: &str = "default";
+/// Most shadows one device may have.
+pub const MAX_SHADOWS_PER_DEVICE: usize = 100;
 /// Attempts at an update without a version when others keep winning the race.
 const MAX_ATTEMPTS: usize = 8;
 
@@ -195,7 +197,19 @@ impl Platform {
                     let shadow = Shadow::from_row(row)?;
                     (shadow.state, shadow.version)
                 }
-                None => (ShadowState::default(), 0),
+                None => {
+                    let count = self.store().shadows(device.device_key).await?.len();
+                    if count >= MAX_SHADOWS_PER_DEVICE {
+                        return Err(PlatformError::new(
+                            ErrorCode::PayloadTooLarge,
+                            format!(
+                                "a device has at most {MAX_SHADOWS_PER_DEVICE} shadows; delete \
+                                 one before creating {name:?}"
+                            ),
+                        ));
+                    }
+                    (ShadowState::default(), 0)
+                }
             };
             if let Some(expected) = update.version
                 && expected != version

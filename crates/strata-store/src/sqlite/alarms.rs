@@ -64,12 +64,20 @@ impl AlarmStore for SqliteStore {
                     .query_row(params![alarm.device.0, alarm.alarm_type], |r| r.get(0))
                     .optional()?;
                 if let Some(id) = open {
+                    // Repeats are counted, not each kept: history records severity changes.
+                    let before: String = ctx.conn.query_row(
+                        "SELECT severity FROM alarms WHERE id = ?1",
+                        [&id],
+                        |r| r.get(0),
+                    )?;
                     ctx.conn.execute(
                         "UPDATE alarms SET severity = ?2, details = ?3, repeats = repeats + 1,
                             updated_at = ?4 WHERE id = ?1",
                         params![id, alarm.severity, alarm.details, alarm.updated_at],
                     )?;
-                    history(ctx.conn, &id, alarm.updated_at, "updated", &alarm.details)?;
+                    if before != alarm.severity {
+                        history(ctx.conn, &id, alarm.updated_at, "updated", &alarm.details)?;
+                    }
                     let row = by_id(ctx.conn, &id)?
                         .ok_or_else(|| StoreError::Corrupt("alarm vanished".into()))?;
                     return Ok(Raised::Updated(row));

@@ -119,11 +119,19 @@ impl DeviceStore for SqliteStore {
         self.writer
             .exec(1, move |ctx| {
                 let id = Uuid::new_v4();
+                // Keys are never reused: a deleted device's key (still held by its live
+                // connections and caches) must not come to name another device.
+                let key: i64 = ctx.conn.query_row(
+                    "UPDATE device_key_seq SET last = max(last + 1,
+                        (SELECT coalesce(max(key), 0) + 1 FROM devices)) RETURNING last",
+                    [],
+                    |r| r.get(0),
+                )?;
                 ctx.conn
                     .execute(
-                        "INSERT INTO devices (id, tenant_id, name, device_type, labels, metadata,
-                            created_at, updated_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                        "INSERT INTO devices (key, id, tenant_id, name, device_type, labels,
+                            metadata, created_at, updated_at)
+                         VALUES (?8, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
                         params![
                             id.to_string(),
                             device.tenant.0,
@@ -131,11 +139,11 @@ impl DeviceStore for SqliteStore {
                             device.device_type,
                             json_text(&device.labels)?,
                             json_text(&device.metadata)?,
-                            now
+                            now,
+                            key
                         ],
                     )
                     .map_err(name_conflict(&device.name))?;
-                let key = ctx.conn.last_insert_rowid();
                 write_labels(ctx.conn, device.tenant, key, &device.labels)?;
                 Ok(Device {
                     id,
@@ -449,6 +457,34 @@ mod tests {
             labels: labels.iter().map(|s| s.to_string()).collect(),
             metadata: serde_json::json!({"floor": 2}),
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn keys_of_deleted_devices_are_never_reused() {
+        let (_dir, store) = open_temp();
+        let t = store.default_tenant().await.unwrap().id;
+        let a = store
+            .create_device(new_device(t, "a", &[]), 1)
+            .await
+            .unwrap();
+        assert!(store.delete_device(t, a.id).await.unwrap());
+        let b = store
+            .create_device(new_device(t, "b", &[]), 2)
+            .await
+            .unwrap();
+        assert!(b.key.0 > a.key.0, "{:?} after {:?}", b.key, a.key);
+        // A failed creation does not use up a key either way, and keys stay increasing.
+        assert!(
+            store
+                .create_device(new_device(t, "b", &[]), 3)
+                .await
+                .is_err()
+        );
+        let c = store
+            .create_device(new_device(t, "c", &[]), 4)
+            .await
+            .unwrap();
+        assert!(c.key.0 > b.key.0);
     }
 
     #[tokio::test(flavor = "multi_thread")]

@@ -212,6 +212,13 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX alarm_history_by_alarm ON alarm_history (alarm_id, id);
     "#,
+    // 7: who owns an MQTT session (a session is resumed only by its owner); device keys
+    // are never handed out twice (a deleted device's key would otherwise go to the next).
+    r#"
+    ALTER TABLE mqtt_sessions ADD COLUMN owner TEXT;
+    CREATE TABLE device_key_seq (last INTEGER NOT NULL);
+    INSERT INTO device_key_seq SELECT coalesce(max(key), 0) FROM devices;
+    "#,
 ];
 
 /// The schema version this build writes.

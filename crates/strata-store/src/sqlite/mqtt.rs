@@ -18,11 +18,17 @@ impl MqttStateStore for SqliteStore {
                 ctx.conn.execute("DELETE FROM mqtt_sessions", [])?;
                 ctx.conn.execute("DELETE FROM mqtt_retained", [])?;
                 let mut insert = ctx.conn.prepare_cached(
-                    "INSERT INTO mqtt_sessions (client_id, expiry_secs, expires_at, state)
-                     VALUES (?1, ?2, ?3, ?4)",
+                    "INSERT INTO mqtt_sessions (client_id, expiry_secs, expires_at, state, owner)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
                 )?;
                 for s in &state.sessions {
-                    insert.execute(params![s.client_id, s.expiry_secs, s.expires_at, s.state])?;
+                    insert.execute(params![
+                        s.client_id,
+                        s.expiry_secs,
+                        s.expires_at,
+                        s.state,
+                        s.owner
+                    ])?;
                 }
                 let mut insert = ctx
                     .conn
@@ -40,7 +46,7 @@ impl MqttStateStore for SqliteStore {
             .read(|conn| {
                 let mut state = MqttState::default();
                 let mut stmt = conn.prepare_cached(
-                    "SELECT client_id, expiry_secs, expires_at, state FROM mqtt_sessions",
+                    "SELECT client_id, expiry_secs, expires_at, state, owner FROM mqtt_sessions",
                 )?;
                 let mut rows = stmt.query([])?;
                 while let Some(row) = rows.next()? {
@@ -49,6 +55,7 @@ impl MqttStateStore for SqliteStore {
                         expiry_secs: row.get(1)?,
                         expires_at: row.get(2)?,
                         state: row.get(3)?,
+                        owner: row.get(4)?,
                     });
                 }
                 let mut stmt = conn.prepare_cached("SELECT topic, message FROM mqtt_retained")?;
@@ -140,6 +147,7 @@ mod tests {
                 expiry_secs: 60,
                 expires_at: Some(1_800_000_000_000),
                 state: vec![1, 2, 3],
+                owner: Some("device:x".into()),
             }],
             retained: vec![("a/b".into(), vec![9])],
         };

@@ -199,8 +199,9 @@ impl OutboxStore for SqliteStore {
     ) -> Result<u64, StoreError> {
         self.writer
             .exec(1, move |ctx| {
+                // A replayed message gets a fresh retry period (`created_at` is its start).
                 let set = "UPDATE sink_outbox SET status = 'pending', attempts = 0,
-                    next_attempt_at = ?2 WHERE status = 'dead' AND tenant_id = ?1";
+                    next_attempt_at = ?2, created_at = ?2 WHERE status = 'dead' AND tenant_id = ?1";
                 let n = if ids.is_empty() {
                     ctx.conn.execute(set, params![tenant.0, now])?
                 } else {

@@ -149,6 +149,18 @@ impl RpcStore for SqliteStore {
             .await
     }
 
+    async fn prune_rpc(&self, before: Millis) -> Result<u64, StoreError> {
+        self.writer
+            .exec(1, move |ctx| {
+                let n = ctx.conn.execute(
+                    "DELETE FROM rpc_calls WHERE status NOT IN ('queued', 'sent') AND updated_at < ?1",
+                    [before],
+                )?;
+                Ok(n as u64)
+            })
+            .await
+    }
+
     async fn expire_rpc(&self, now: Millis) -> Result<Vec<RpcCall>, StoreError> {
         self.writer
             .exec(1, move |ctx| {
