@@ -184,7 +184,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 /// Runs a background loop, restarting it (after a pause, with an error logged) should it
-/// panic or end, so one bad input cannot silently stop deliveries or sweeps for good.
+/// panic, so one bad input cannot silently stop deliveries or sweeps for good. A loop that
+/// returns is done (e.g. retention when it is switched off).
 fn supervise<F, Fut>(name: &'static str, make: F)
 where
     F: Fn() -> Fut + Send + 'static,
@@ -193,7 +194,10 @@ where
     tokio::spawn(async move {
         loop {
             match tokio::spawn(make()).await {
-                Ok(()) => tracing::error!(task = name, "background task ended; restarting"),
+                Ok(()) => {
+                    tracing::debug!(task = name, "background task done");
+                    return;
+                }
                 Err(e) if e.is_panic() => {
                     tracing::error!(task = name, "background task panicked; restarting");
                 }

@@ -367,16 +367,38 @@ impl Platform {
             planned.extend(self.plan(Trigger::Telemetry, &info, &Value::Object(values), ts, None));
         }
         let outbox = self.outbox_entries(&info, &planned);
-        if outbox.is_empty() {
-            self.store().write_points(points).await?;
-        } else {
+        let routed = !outbox.is_empty();
+        let written = if routed {
             self.store()
                 .write_points_routed(points, outbox, now_millis())
-                .await?;
+                .await
+        } else {
+            self.store().write_points(points).await
+        };
+        if let Err(e) = written {
+            // Not stored, so not acted on: a "for at least" rule that fired on this message
+            // fires again when the device sends it again.
+            self.unfire(info.key, &planned);
+            return Err(e.into());
+        }
+        if routed {
             self.inner.rules.sinks.wake();
         }
         self.execute(&info, &planned).await;
         Ok(())
+    }
+
+    fn unfire(&self, device: strata_store::DeviceKey, planned: &[Planned]) {
+        let Ok(mut holds) = self.inner.rules.holds.lock() else {
+            return;
+        };
+        for p in planned {
+            if p.compiled.rule.spec.for_ms.is_some()
+                && let Some(hold) = holds.get_mut(&(p.compiled.rule.id, device))
+            {
+                hold.fired = false;
+            }
+        }
     }
 
     /// Runs the rules of a trigger for a device, the message timestamped now.
