@@ -21,6 +21,8 @@
 //! * [`tflite::Interpreter`]: runs the model in the arena, bit-exact with the TensorFlow Lite
 //!   Micro reference kernels (FULLY_CONNECTED, CONV_2D, DEPTHWISE_CONV_2D, AVERAGE/MAX_POOL_2D,
 //!   RESHAPE, SOFTMAX, LOGISTIC, ADD, MUL, QUANTIZE, DEQUANTIZE, fused RELU/RELU6).
+//! * [`container`]: the encrypted (ChaCha20-Poly1305) and signed (Ed25519) model container,
+//!   with a version against rollback; [`trust::RootOfTrust`] holds the keys and the counter.
 //! * [`dsp`]: windows, real FFT (`microfft`), spectral features, bearing-fault envelope
 //!   analysis, and [`dsp::RingBuffer`], a fixed-capacity sample buffer with `const fn new()`.
 //!
@@ -46,5 +48,7 @@
 //! The crate `strata-edge-nostd-check` proves the default build has no `std` in its graph.
 #![cfg_attr(not(feature = "std"), no_std)]
 
+pub mod container;
 pub mod dsp;
 pub mod tflite;
+pub mod trust;

@@ -3,10 +3,12 @@
 //! - `strata serve` runs the platform (HTTP API and device APIs) on embedded defaults.
 //! - `strata config check|show` validates and prints the effective configuration.
 //! - `strata bench ...` runs the benchmark harness against a real server.
+//! - `strata model keygen|pack|inspect` makes encrypted, signed model containers for devices.
 //!
 //! Exit codes: 0 success, 1 runtime failure, 2 bad command line, 78 bad configuration.
 
 mod device_topics;
+mod model;
 mod mqtt;
 mod serve;
 
@@ -45,6 +47,9 @@ enum Command {
     Config(ConfigCommand),
     /// Run benchmarks against a real server (see BENCHMARKS.md).
     Bench(strata_bench::BenchArgs),
+    /// Encrypted, signed model containers for devices: keygen, pack, inspect.
+    #[command(subcommand)]
+    Model(model::ModelCommand),
 }
 
 #[derive(Subcommand)]
@@ -140,6 +145,14 @@ fn main() -> ExitCode {
                 }
             },
             Err(e) => config_error(&e),
+        },
+        Command::Model(command) => match model::run(command) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(e) => {
+                eprintln!("strata model: {e:#}");
+                ExitCode::FAILURE
+            }
         },
         Command::Bench(args) => match strata_bench::run(args) {
             Ok(()) => ExitCode::SUCCESS,
