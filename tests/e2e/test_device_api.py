@@ -181,3 +181,20 @@ def test_client_attributes_over_mqtt(strata):
     status, body = strata.call("GET", f"/api/devices/{device_id}/attributes")
     assert status == 200, body
     assert {a["key"]: a["value"] for a in body} == {"cfg": {"rate": 5}, "fw": "1.2.0"}
+
+
+@pytest.mark.parametrize("how", ["revoke", "delete"])
+def test_revoking_or_deleting_ends_live_connections(strata, how):
+    device_id, token = strata.create_device(f"cut-{how}")
+    c = Client(strata, version=V5, username=token)
+    c.connect()
+    if how == "revoke":
+        creds = strata.call("GET", f"/api/devices/{device_id}/credentials")[1]
+        assert strata.call("DELETE", f"/api/devices/{device_id}/credentials/{creds[0]['id']}")[0] == 204
+    else:
+        assert strata.call("DELETE", f"/api/devices/{device_id}")[0] == 204
+    rc = c.disconnects.get(timeout=10)
+    assert getattr(rc, "value", rc) == 0x98  # administrative action
+    again = Client(strata, version=V5, username=token)
+    _, rc, _ = again.connect(expect_ok=False)
+    assert rc.value == 0x86

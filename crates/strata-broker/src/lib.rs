@@ -245,6 +245,23 @@ impl BrokerHandle {
         self.shared.send(0, Command::Inject(publish));
     }
 
+    /// Disconnects every connection whose session belongs to `owner` (e.g. a device whose
+    /// credentials were revoked), with `reason` (5.0 clients see it). Returns how many.
+    pub fn disconnect_owner(&self, owner: &str, reason: proto::ReasonCode) -> usize {
+        let conns = self.shared.router().online_of_owner(owner);
+        for conn in &conns {
+            self.shared.send(
+                conn.worker,
+                Command::Kick {
+                    token: conn.token,
+                    generation: conn.generation,
+                    reason,
+                },
+            );
+        }
+        conns.len()
+    }
+
     /// Whether any session (online, or offline and persistent) subscribes to a filter
     /// matching `topic`, so a publish to it now reaches someone.
     pub fn has_subscribers(&self, topic: &str) -> bool {

@@ -151,6 +151,15 @@ impl Router {
         self.sessions.get(*key)?.online
     }
 
+    /// The connections of the online sessions of an owner.
+    pub(crate) fn online_of_owner(&self, owner: &str) -> Vec<ConnRef> {
+        self.sessions
+            .iter()
+            .filter(|(_, s)| s.owner.as_deref() == Some(owner))
+            .filter_map(|(_, s)| s.online)
+            .collect()
+    }
+
     /// The owner of `client_id`'s session, if it has a session with an owner.
     pub(crate) fn owner(&self, client_id: &str) -> Option<&str> {
         let key = self.by_client.get(client_id)?;

@@ -43,6 +43,12 @@ pub trait DeviceLink: Send + Sync {
     /// Hands `message` to `device` if this link reaches it now (for MQTT: the device has a
     /// session subscribed to the message's topic); false if not.
     fn send(&self, device: &DeviceIdentity, message: &Downlink) -> bool;
+
+    /// Ends the device's open connections (its credentials changed or it was deleted), so
+    /// it must authenticate again.
+    fn disconnect(&self, device: &DeviceIdentity) {
+        let _ = device;
+    }
 }
 
 /// The registered links, and the devices waiting in an HTTP long-poll.
@@ -102,6 +108,17 @@ impl Links {
             pollers.remove(&device);
         }
         sent
+    }
+
+    /// Ends the device's connections on every link.
+    pub(crate) fn disconnect(&self, device: &DeviceIdentity) {
+        let links = match self.links.read() {
+            Ok(links) => links.clone(),
+            Err(_) => return,
+        };
+        for link in links {
+            link.disconnect(device);
+        }
     }
 
     /// Registers a long-poll waiting for the device's next message.

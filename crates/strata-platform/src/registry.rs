@@ -236,16 +236,13 @@ impl Platform {
     /// Deletes a device, its credentials and all its telemetry.
     pub async fn delete_device(&self, caller: &Principal, id: Uuid) -> Result<(), PlatformError> {
         caller.require_write()?;
-        let key = self
-            .store()
-            .get_device(caller.tenant, id)
-            .await?
-            .map(|d| d.key);
+        let device = self.store().get_device(caller.tenant, id).await?;
         let deleted = self.store().delete_device(caller.tenant, id).await?;
         self.inner.device_tokens.evict_device(id);
         self.forget_device_info(None);
-        if let Some(key) = key {
-            self.forget_device(key);
+        if let Some(device) = device {
+            self.forget_device(device.key);
+            self.inner.links.disconnect(&Self::identity_of(&device));
         }
         if !deleted {
             return Err(PlatformError::not_found(format!("no device {id}")));
@@ -374,6 +371,11 @@ impl Platform {
             return Err(PlatformError::not_found(format!(
                 "no live credential {credential_id} on device {device_id}"
             )));
+        }
+        // A revoked credential stops working now, not at the next reconnect: the device's
+        // connections end and it signs in again with what it has left.
+        if let Some(device) = self.store().get_device(caller.tenant, device_id).await? {
+            self.inner.links.disconnect(&Self::identity_of(&device));
         }
         Ok(())
     }

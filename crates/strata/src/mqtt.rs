@@ -462,6 +462,16 @@ impl DeviceLink for MqttLink {
             .publish(Publish::new(topic, QoS::AtLeastOnce, payload.to_string()));
         true
     }
+
+    fn disconnect(&self, device: &DeviceIdentity) {
+        let owner = format!("device:{}", device.device_id);
+        let n = self
+            .broker
+            .disconnect_owner(&owner, ReasonCode::AdministrativeAction);
+        if n > 0 {
+            tracing::info!(device = %device.device_id, connections = n, "device disconnected: its credentials changed");
+        }
+    }
 }
 
 fn acl_action_matches(rule: AclAction, action: Action) -> bool {
