@@ -168,6 +168,8 @@ impl Platform {
                 .collect(),
             Err(_) => return,
         };
+        // Looked up once per tenant and sweep, not once per device.
+        let mut by_tenant: HashMap<strata_store::TenantId, Vec<(uuid::Uuid, u64)>> = HashMap::new();
         for (key, seen) in silent {
             let device = match self.device_info(key).await {
                 Ok(Some(device)) => device,
@@ -178,7 +180,10 @@ impl Platform {
                 }
                 Err(_) => continue,
             };
-            for (rule, after) in self.inactivity_rules(device.tenant) {
+            let rules = by_tenant
+                .entry(device.tenant)
+                .or_insert_with(|| self.inactivity_rules(device.tenant));
+            for &(rule, after) in rules.iter() {
                 if now - seen < after as Millis {
                     continue;
                 }

@@ -69,23 +69,15 @@ impl Platform {
     pub(crate) fn emit_telemetry(
         &self,
         device: &strata_store::DeviceIdentity,
-        points: &[strata_store::Point],
+        messages: &crate::telemetry::Messages,
     ) {
-        let mut by_ts: std::collections::BTreeMap<i64, serde_json::Map<String, Value>> =
-            Default::default();
-        for p in points {
-            by_ts
-                .entry(p.ts)
-                .or_default()
-                .insert(p.key.clone(), crate::rules::point_json(&p.value));
-        }
-        for (ts, values) in by_ts {
+        for (ts, values) in messages {
             self.emit(|| Event {
                 tenant: device.tenant,
                 kind: "telemetry",
                 device_id: Some(device.device_id),
-                ts,
-                data: Value::Object(values),
+                ts: *ts,
+                data: Value::Object(values.clone()),
             });
         }
     }

@@ -21,7 +21,7 @@ pub mod sinks;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use sha2::Digest;
 use strata_store::{DeviceIdentity, NewOutboxEntry, Point, RuleRow, TenantId};
 use uuid::Uuid;
@@ -342,29 +342,32 @@ impl Platform {
     /// Stores telemetry and runs its rules (once per timestamp in the upload): the points
     /// and the messages routed to external sinks are written in one transaction, so what is
     /// stored is routed, and the device waits for one commit; then the other actions run.
+    /// `messages` are the points grouped by timestamp (given when rules or listeners need
+    /// them, see `telemetry::messages_by_ts`).
     pub(crate) async fn store_and_route_telemetry(
         &self,
         device: &DeviceIdentity,
         points: Vec<Point>,
+        messages: Option<&crate::telemetry::Messages>,
     ) -> Result<(), PlatformError> {
-        let info = if self.has_rules(device.tenant, Trigger::Telemetry) {
-            self.device_info(device.device_key).await?
-        } else {
-            None
+        let info = match messages {
+            Some(_) if self.has_rules(device.tenant, Trigger::Telemetry) => {
+                self.device_info(device.device_key).await?
+            }
+            _ => None,
         };
-        let Some(info) = info else {
+        let (Some(info), Some(messages)) = (info, messages) else {
             return Ok(self.store().write_points(points).await?);
         };
-        let mut by_ts: std::collections::BTreeMap<i64, Map<String, Value>> = Default::default();
-        for p in &points {
-            by_ts
-                .entry(p.ts)
-                .or_default()
-                .insert(p.key.clone(), point_json(&p.value));
-        }
         let mut planned = Vec::new();
-        for (ts, values) in by_ts {
-            planned.extend(self.plan(Trigger::Telemetry, &info, &Value::Object(values), ts, None));
+        for (ts, values) in messages {
+            planned.extend(self.plan(
+                Trigger::Telemetry,
+                &info,
+                &Value::Object(values.clone()),
+                *ts,
+                None,
+            ));
         }
         let outbox = self.outbox_entries(&info, &planned);
         let routed = !outbox.is_empty();
@@ -553,20 +556,14 @@ impl Platform {
                 ) {
                     continue;
                 }
-                let id = device.id.to_string();
-                let values = [
-                    ("device_name", device.name.as_str()),
-                    ("device_id", id.as_str()),
-                    ("device_type", device.device_type.as_str()),
-                    ("trigger", rule.spec.trigger.as_str()),
-                    ("rule", rule.spec.name.as_str()),
-                ];
                 let mut sink = action.clone();
                 match &mut sink {
                     Action::Amqp { routing_key, .. } => {
-                        *routing_key = model::fill(routing_key, &values);
+                        *routing_key = fill_template(routing_key, device, rule);
                     }
-                    Action::Email { subject, .. } => *subject = model::fill(subject, &values),
+                    Action::Email { subject, .. } => {
+                        *subject = fill_template(subject, device, rule);
+                    }
                     _ => {}
                 }
                 outbox.push(NewOutboxEntry {
@@ -659,15 +656,6 @@ impl Platform {
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
         Box::pin(async move {
             let rule = &compiled.rule;
-            let id = device.id.to_string();
-            let trigger = rule.spec.trigger.as_str();
-            let values = [
-                ("device_name", device.name.as_str()),
-                ("device_id", id.as_str()),
-                ("device_type", device.device_type.as_str()),
-                ("trigger", trigger),
-                ("rule", rule.spec.name.as_str()),
-            ];
             let result: Result<(), PlatformError> = match action {
                 Action::Store => self.store_rule_output(device, msg, ts).await,
                 Action::Mqtt { topic, qos, retain } => {
@@ -680,7 +668,7 @@ impl Platform {
                         .and_then(|r| r.clone());
                     // Names filled in may hold anything (`$`, `/`, wildcards): the finished
                     // topic is checked, so no rule can publish into a private namespace.
-                    let topic = model::fill(topic, &values);
+                    let topic = fill_template(topic, device, rule);
                     if topic.is_empty()
                         || topic.starts_with('$')
                         || topic.contains(['+', '#', '\0'])
@@ -766,6 +754,21 @@ impl Platform {
     }
 }
 
+/// A topic, routing key or subject with the rule's and device's names filled in.
+fn fill_template(template: &str, device: &DeviceInfo, rule: &Rule) -> String {
+    let id = device.id.to_string();
+    model::fill(
+        template,
+        &[
+            ("device_name", device.name.as_str()),
+            ("device_id", id.as_str()),
+            ("device_type", device.device_type.as_str()),
+            ("trigger", rule.spec.trigger.as_str()),
+            ("rule", rule.spec.name.as_str()),
+        ],
+    )
+}
+
 /// The queue key of a rule's sink action: its messages are delivered in order.
 fn sink_key(rule: Uuid, sink: &Action) -> String {
     let text = serde_json::to_string(sink).unwrap_or_default();
@@ -773,16 +776,6 @@ fn sink_key(rule: Uuid, sink: &Action) -> String {
     hasher.update(rule.as_bytes());
     hasher.update(text.as_bytes());
     hex::encode(&hasher.finalize()[..12])
-}
-
-pub(crate) fn point_json(value: &strata_store::Value) -> Value {
-    match value {
-        strata_store::Value::Int(i) => json!(i),
-        strata_store::Value::Float(f) => json!(f),
-        strata_store::Value::Bool(b) => json!(b),
-        strata_store::Value::Str(s) => json!(s),
-        strata_store::Value::Json(v) => v.clone(),
-    }
 }
 
 fn script_error(rule: &str, part: &str, error: &str) {

@@ -3,6 +3,9 @@
 mod parse;
 mod retention;
 
+use std::collections::BTreeMap;
+
+use serde_json::Map;
 use strata_store::{
     Aggregate, Bucket, DeviceIdentity, LatestValue, Millis, Order, Point, RangeQuery, TimedValue,
 };
@@ -41,6 +44,33 @@ pub struct SeriesPage {
     pub points: Vec<TimedValue>,
     /// The `start` (ascending) or `end` (descending) that fetches the next page, if any.
     pub next: Option<Millis>,
+}
+
+/// Telemetry points as messages: per timestamp, the values of that moment by key.
+pub(crate) type Messages = BTreeMap<Millis, Map<String, serde_json::Value>>;
+
+/// Groups points into one message per timestamp.
+pub(crate) fn messages_by_ts(points: &[Point]) -> Messages {
+    let mut messages = Messages::new();
+    for p in points {
+        messages
+            .entry(p.ts)
+            .or_default()
+            .insert(p.key.clone(), point_json(&p.value));
+    }
+    messages
+}
+
+/// A stored value as JSON.
+pub(crate) fn point_json(value: &strata_store::Value) -> serde_json::Value {
+    use serde_json::json;
+    match value {
+        strata_store::Value::Int(i) => json!(i),
+        strata_store::Value::Float(f) => json!(f),
+        strata_store::Value::Bool(b) => json!(b),
+        strata_store::Value::Str(s) => json!(s),
+        strata_store::Value::Json(v) => v.clone(),
+    }
 }
 
 impl Platform {
@@ -85,11 +115,17 @@ impl Platform {
                 value: p.value,
             })
             .collect();
-        let for_events = self.has_listeners().then(|| points.clone());
-        self.store_and_route_telemetry(device, points).await?;
+        // Rules and the event stream see the upload as messages, one per timestamp; built
+        // once, and only when someone looks.
+        let listening = self.has_listeners();
+        let messages = (listening
+            || self.has_rules(device.tenant, crate::rules::Trigger::Telemetry))
+        .then(|| messages_by_ts(&points));
+        self.store_and_route_telemetry(device, points, messages.as_ref())
+            .await?;
         self.device_seen(device);
-        if let Some(points) = for_events {
-            self.emit_telemetry(device, &points);
+        if listening && let Some(messages) = &messages {
+            self.emit_telemetry(device, messages);
         }
         metrics::counter!("strata_ingest_points_total", "transport" => transport)
             .increment(count as u64);
