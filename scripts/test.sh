@@ -9,10 +9,12 @@ log() { printf '\n==> %s\n' "$*"; }
 
 # Debian packages the tests use: curl and jq for the quickstart, the Mosquitto clients for
 # the MQTT tests (and the Mosquitto broker for the side-by-side benchmark), openssl for the
-# development CA of the TLS tests, RabbitMQ for the rule engine's AMQP sink.
-APT_PACKAGES=(curl jq openssl mosquitto mosquitto-clients rabbitmq-server)
-# Python packages the tests use: MQTT and AMQP clients, an SMTP server for e-mail actions.
-PIP_PACKAGES=("paho-mqtt>=2,<3" "pytest>=7" "pika>=1.3,<2" "aiosmtpd>=1.4,<2")
+# development CA of the TLS tests, RabbitMQ for the rule engine's AMQP sink, libcoap's
+# clients (and server, for the side-by-side benchmark) for the CoAP tests.
+APT_PACKAGES=(curl jq openssl mosquitto mosquitto-clients rabbitmq-server libcoap3-bin)
+# Python packages the tests use: MQTT, AMQP and CoAP clients, an SMTP server for e-mail
+# actions.
+PIP_PACKAGES=("paho-mqtt>=2,<3" "pytest>=7" "pika>=1.3,<2" "aiosmtpd>=1.4,<2" "aiocoap>=0.4.7,<0.5")
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -26,7 +28,7 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
 fi
 
-if ! python3 -c "import paho.mqtt, pytest, pika, aiosmtpd" >/dev/null 2>&1; then
+if ! python3 -c "import paho.mqtt, pytest, pika, aiosmtpd, aiocoap" >/dev/null 2>&1; then
   log "installing Python packages: ${PIP_PACKAGES[*]}"
   python3 -m pip install --quiet --disable-pip-version-check "${PIP_PACKAGES[@]}"
 fi
@@ -47,7 +49,7 @@ for dir in crates/*/nostd-check; do
   (cd "$dir" && cargo check --locked --quiet)
 done
 
-log "end-to-end tests with real peers (paho-mqtt, mosquitto_pub/sub, RabbitMQ, SMTP, webhooks)"
+log "end-to-end tests with real peers (paho-mqtt, mosquitto_pub/sub, libcoap, aiocoap, RabbitMQ, SMTP, webhooks)"
 STRATA_BIN="$PWD/target/debug/strata" python3 -m pytest -q tests/e2e
 
 log "README quickstart"

@@ -9,7 +9,9 @@
 //! - [`ingest`]: durable HTTP telemetry ingest (batched and single-point requests).
 //! - [`mqtt`]: the MQTT broker against Mosquitto in the same run (p2p, fan-in, fan-out, idle).
 //! - [`rules`]: ingest through 0, 10 and 100 active rules.
+//! - [`coap`]: CoAP GET requests/s against Strata and libcoap's server in the same run.
 
+pub mod coap;
 pub mod ingest;
 pub mod mqtt;
 mod mqtt_client;
@@ -34,6 +36,8 @@ enum Scenario {
     Mqtt(mqtt::MqttArgs),
     /// Ingest through the rule engine: 0, 10 and 100 active rules.
     Rules(rules::RulesArgs),
+    /// CoAP GET requests/s side by side with libcoap's coap-server.
+    Coap(coap::CoapArgs),
     /// Internal: holds idle MQTT connections for `bench mqtt` (one process per ~9,500).
     #[command(hide = true)]
     MqttIdleClient(mqtt::IdleClientArgs),
@@ -45,6 +49,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         Scenario::Ingest(a) => ingest::run(a),
         Scenario::Mqtt(a) => mqtt::run(a),
         Scenario::Rules(a) => rules::run(a),
+        Scenario::Coap(a) => coap::run(a),
         Scenario::MqttIdleClient(a) => mqtt::run_idle_client(a),
     }
 }

@@ -14,6 +14,8 @@ pub(crate) struct Server {
     pub(crate) addr: String,
     /// MQTT address (host:port).
     pub(crate) mqtt: String,
+    /// CoAP `host:port` (UDP).
+    pub(crate) coap: String,
     pub(crate) pid: u32,
     _dir: TempDir,
 }
@@ -34,6 +36,8 @@ impl Server {
             .arg("127.0.0.1:0")
             .arg("--mqtt-listen")
             .arg("127.0.0.1:0")
+            .arg("--coap-listen")
+            .arg("127.0.0.1:0")
             .arg("--log-level")
             .arg("warn")
             .env("STRATA_ADMIN_PASSWORD", ADMIN_PASSWORD)
@@ -49,14 +53,17 @@ impl Server {
         let pid = child.id().context("server exited at once")?;
         let stdout = child.stdout.take().context("no stdout")?;
         let mut lines = BufReader::new(stdout).lines();
-        let (addr, mqtt) = tokio::time::timeout(Duration::from_secs(30), async {
-            let mut mqtt = String::new();
+        let (addr, mqtt, coap) = tokio::time::timeout(Duration::from_secs(30), async {
+            let (mut mqtt, mut coap) = (String::new(), String::new());
             while let Some(line) = lines.next_line().await? {
                 if let Some(url) = line.strip_prefix("strata: MQTT listening on mqtt://") {
                     mqtt = url.trim().to_string();
                 }
+                if let Some(url) = line.strip_prefix("strata: CoAP listening on coap://") {
+                    coap = url.trim().to_string();
+                }
                 if let Some(url) = line.strip_prefix("strata: HTTP API listening on http://") {
-                    return Ok((url.trim().to_string(), mqtt));
+                    return Ok((url.trim().to_string(), mqtt, coap));
                 }
             }
             bail!("the server exited before listening")
@@ -69,6 +76,7 @@ impl Server {
             child,
             addr,
             mqtt,
+            coap,
             pid,
             _dir: dir,
         })

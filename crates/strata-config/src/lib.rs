@@ -65,6 +65,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// The MQTT broker.
     pub mqtt: MqttConfig,
+    /// The CoAP listener (device API over UDP).
+    pub coap: CoapConfig,
     /// The rule engine and its sinks.
     pub rules: RulesConfig,
     /// Outgoing e-mail for rule notifications.
@@ -81,8 +83,39 @@ impl Default for Config {
             telemetry: TelemetryConfig::default(),
             auth: AuthConfig::default(),
             mqtt: MqttConfig::default(),
+            coap: CoapConfig::default(),
             rules: RulesConfig::default(),
             smtp: SmtpConfig::default(),
+        }
+    }
+}
+
+/// The CoAP listener: the device API over UDP (RFC 7252, observe, block-wise).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CoapConfig {
+    /// Run the CoAP listener at all.
+    pub enabled: bool,
+    /// UDP address; port 0 picks a free port (printed at start).
+    pub listen: SocketAddr,
+    /// Largest request body reassembled from Block1 transfers, in bytes.
+    pub max_body_bytes: usize,
+    /// Most observations (of RPC, shadow deltas and attributes) held at once.
+    pub max_observations: usize,
+    /// A confirmable request still unanswered after this long gets an empty ACK and a
+    /// separate response (RFC 7252 §5.2.2).
+    #[serde(with = "humantime_serde")]
+    pub separate_response_after: Duration,
+}
+
+impl Default for CoapConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 5683)),
+            max_body_bytes: 1024 * 1024,
+            max_observations: 100_000,
+            separate_response_after: Duration::from_millis(500),
         }
     }
 }
@@ -451,6 +484,23 @@ impl Config {
             return Err(invalid(
                 "rules.script_max_operations",
                 "must be at least 100",
+            ));
+        }
+        if !(1024..=64 * 1024 * 1024).contains(&self.coap.max_body_bytes) {
+            return Err(invalid(
+                "coap.max_body_bytes",
+                "must be from 1024 to 67108864 (64 MiB)",
+            ));
+        }
+        if self.coap.max_observations == 0 {
+            return Err(invalid("coap.max_observations", "must be at least 1"));
+        }
+        if self.coap.separate_response_after.is_zero()
+            || self.coap.separate_response_after > Duration::from_secs(2)
+        {
+            return Err(invalid(
+                "coap.separate_response_after",
+                "must be from 1ms to 2s (below the client's 2 s retransmission timeout)",
             ));
         }
         if self.storage.max_batch_rows == 0 {

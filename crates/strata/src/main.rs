@@ -7,6 +7,7 @@
 //!
 //! Exit codes: 0 success, 1 runtime failure, 2 bad command line, 78 bad configuration.
 
+mod coap;
 mod device_topics;
 mod model;
 mod mqtt;
@@ -75,6 +76,9 @@ pub(crate) struct ConfigArgs {
     /// MQTT listen address, e.g. 127.0.0.1:1883 (overrides `mqtt.listen`).
     #[arg(long)]
     mqtt_listen: Option<String>,
+    /// CoAP (UDP) listen address, e.g. 127.0.0.1:5683 (overrides `coap.listen`).
+    #[arg(long)]
+    coap_listen: Option<String>,
     /// Log filter, e.g. `info` or `debug,hyper=info` (overrides `log.level`).
     #[arg(long)]
     log_level: Option<String>,
@@ -102,6 +106,9 @@ impl ConfigArgs {
         }
         if let Some(listen) = &self.mqtt_listen {
             loader.set("mqtt.listen", listen.clone());
+        }
+        if let Some(listen) = &self.coap_listen {
+            loader.set("coap.listen", listen.clone());
         }
         if let Some(level) = &self.log_level {
             loader.set("log.level", level.clone());

@@ -123,6 +123,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     } else {
         None
     };
+    if platform.config().coap.enabled {
+        let coap = platform.config().coap.clone();
+        let addr = crate::coap::start(&coap, &platform).await?;
+        println!("strata: CoAP listening on coap://{addr}");
+        tracing::info!(%addr, "CoAP listening");
+    }
     // Tests and scripts wait for this exact line on stdout; it comes last, when every
     // listener is up.
     println!("strata: HTTP API listening on http://{local}");

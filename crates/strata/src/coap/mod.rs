@@ -1,0 +1,536 @@
+//! The CoAP listener: a UDP socket pumping the sans-IO [`strata_proto_coap::Endpoint`], and
+//! the device API on top of it ([`resources`]).
+//!
+//! One task owns the socket and the endpoint; requests that need the platform run in their
+//! own tasks and come back as [`Command`]s, so a slow database write never stalls other
+//! devices (a confirmable request waiting longer than `coap.separate_response_after` gets
+//! an empty ACK, then a separate response).
+
+mod observations;
+mod resources;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use strata_config::CoapConfig;
+use strata_platform::Platform;
+use strata_proto_coap::block::{self, Block1Assembler, Block1Outcome, BlockValue};
+use strata_proto_coap::{
+    Code, Endpoint, EndpointConfig, Event, Message, MessageWriter, Received, RequestId, Token,
+    option,
+};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+pub(crate) use observations::{CoapLink, Observations};
+
+/// Largest UDP datagram read.
+const MAX_DATAGRAM: usize = 65_535;
+/// Block size the server uses for Block2 responses it slices (1024 bytes).
+const SERVER_SZX: u8 = 6;
+/// Unfinished Block1 uploads held at once.
+const MAX_BLOCK1_TRANSFERS: usize = 1024;
+/// Datagrams handled per wake-up before the task yields.
+const BURST: usize = 64;
+
+/// A response or notification built outside the listener task.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub(crate) code: Code,
+    pub(crate) content_format: Option<u16>,
+    /// Observe sequence number (for a registration's first response).
+    pub(crate) observe: Option<u32>,
+    /// Size1: the largest body accepted (with 4.13, RFC 7959 §2.9.3).
+    pub(crate) size1: Option<u32>,
+    pub(crate) payload: Vec<u8>,
+}
+
+impl Reply {
+    pub(crate) fn json(code: Code, value: &serde_json::Value) -> Reply {
+        Reply {
+            code,
+            content_format: Some(option::format::JSON),
+            observe: None,
+            size1: None,
+            payload: value.to_string().into_bytes(),
+        }
+    }
+
+    pub(crate) fn empty(code: Code) -> Reply {
+        Reply {
+            code,
+            content_format: None,
+            observe: None,
+            size1: None,
+            payload: Vec::new(),
+        }
+    }
+
+    /// An error with a diagnostic payload (RFC 7252 §5.5.2: text for people).
+    pub(crate) fn error(code: Code, message: impl Into<String>) -> Reply {
+        Reply {
+            code,
+            content_format: None,
+            observe: None,
+            size1: None,
+            payload: message.into().into_bytes(),
+        }
+    }
+}
+
+/// Work handed to the listener task.
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// Answer a request.
+    Respond {
+        id: RequestId<SocketAddr>,
+        block1: Option<BlockValue>,
+        block2: Option<BlockValue>,
+        reply: Reply,
+        /// Set for non-GET requests: where to keep a response too large for one message,
+        /// so the client can fetch its further blocks (RFC 7959 §2.7).
+        keep_as: Option<BodyKey>,
+    },
+    /// Send an observe notification (confirmable, JSON).
+    Notify {
+        peer: SocketAddr,
+        token: Token,
+        sequence: u32,
+        payload: Vec<u8>,
+    },
+    /// End an observation with 4.01 (the device's credentials were revoked).
+    Revoked { peer: SocketAddr, token: Token },
+}
+
+/// Names a request body or response body of one client: peer and Uri-Path.
+pub(crate) type BodyKey = (SocketAddr, Vec<String>);
+
+/// Responses to non-GET requests kept for their further Block2 blocks at most.
+const MAX_KEPT_RESPONSES: usize = 1024;
+/// How long such a response is kept, ms (EXCHANGE_LIFETIME).
+const KEEP_MS: u64 = 247_000;
+
+/// A request as the resource handlers see it (owned: it travels to another task).
+#[derive(Debug)]
+pub(crate) struct Request {
+    pub(crate) id: RequestId<SocketAddr>,
+    pub(crate) method: Code,
+    pub(crate) path: Vec<String>,
+    pub(crate) content_format: Option<u16>,
+    pub(crate) observe: Option<u32>,
+    pub(crate) block1: Option<BlockValue>,
+    pub(crate) block2: Option<BlockValue>,
+    pub(crate) payload: Vec<u8>,
+}
+
+/// What the handlers share.
+pub(crate) struct Context {
+    pub(crate) platform: Platform,
+    pub(crate) observations: Arc<Observations>,
+    pub(crate) commands: mpsc::UnboundedSender<Command>,
+    attribute_watcher: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// Binds the socket, registers the CoAP device link and spawns the listener task.
+pub(crate) async fn start(config: &CoapConfig, platform: &Platform) -> anyhow::Result<SocketAddr> {
+    let socket = UdpSocket::bind(config.listen).await.with_context(|| {
+        format!(
+            "cannot listen for CoAP on udp {} (in use? choose another with --coap-listen, or \
+             set coap.enabled = false)",
+            config.listen
+        )
+    })?;
+    let local = socket.local_addr()?;
+    let (commands, rx) = mpsc::unbounded_channel();
+    let observations = Arc::new(Observations::new(config.max_observations, commands.clone()));
+    platform.add_device_link(Arc::new(CoapLink {
+        observations: Arc::clone(&observations),
+    }));
+    let context = Arc::new(Context {
+        platform: platform.clone(),
+        observations,
+        commands,
+        attribute_watcher: std::sync::Mutex::new(None),
+    });
+    let endpoint = Endpoint::new(EndpointConfig {
+        separate_response_after: config.separate_response_after.as_millis() as u64,
+        seed: rand::random(),
+        ..EndpointConfig::default()
+    });
+    let listener = Listener {
+        socket,
+        endpoint,
+        started: Instant::now(),
+        blocks: Block1Assembler::new(config.max_body_bytes, MAX_BLOCK1_TRANSFERS),
+        kept: HashMap::new(),
+        context,
+        // Handles looked up once: the registry lookup per datagram showed in profiles.
+        received: metrics::counter!("strata_coap_datagrams_received_total"),
+        sent: metrics::counter!("strata_coap_datagrams_sent_total"),
+    };
+    tokio::spawn(listener.run(rx));
+    Ok(local)
+}
+
+struct Listener {
+    socket: UdpSocket,
+    endpoint: Endpoint<SocketAddr>,
+    started: Instant,
+    blocks: Block1Assembler<BodyKey>,
+    kept: HashMap<BodyKey, (u64, Reply)>,
+    context: Arc<Context>,
+    received: metrics::Counter,
+    sent: metrics::Counter,
+}
+
+impl Listener {
+    fn now(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        let mut buf = vec![0u8; MAX_DATAGRAM];
+        loop {
+            let deadline = self
+                .endpoint
+                .poll_timeout()
+                .map(|ms| self.started + Duration::from_millis(ms));
+            tokio::select! {
+                received = self.socket.recv_from(&mut buf) => match received {
+                    Ok((n, peer)) => {
+                        self.datagram(peer, &buf[..n]);
+                        // Drain what else is queued before sending (fewer wake-ups).
+                        for _ in 1..BURST {
+                            match self.socket.try_recv_from(&mut buf) {
+                                Ok((n, peer)) => self.datagram(peer, &buf[..n]),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        // ICMP port unreachable from an earlier send shows up here on
+                        // Linux; it concerns one peer, never the socket.
+                        tracing::debug!(error = %e, "CoAP receive error");
+                    }
+                },
+                command = commands.recv() => match command {
+                    Some(command) => {
+                        self.command(command);
+                        while let Ok(more) = commands.try_recv() {
+                            self.command(more);
+                        }
+                    }
+                    None => return,
+                },
+                () = sleep_until(deadline) => {
+                    let now = self.now();
+                    self.endpoint.handle_timeout(now);
+                    self.blocks.expire(now, KEEP_MS);
+                    self.kept.retain(|_, (at, _)| now.saturating_sub(*at) < KEEP_MS);
+                }
+            }
+            self.flush().await;
+        }
+    }
+
+    async fn flush(&mut self) {
+        while let Some(event) = self.endpoint.poll_event() {
+            match event {
+                Event::Reset { peer, token } | Event::TimedOut { peer, token } => {
+                    if self.context.observations.remove(peer, token).is_some() {
+                        tracing::debug!(%peer, "CoAP observer gone");
+                    }
+                }
+                Event::Delivered { .. } => {}
+            }
+        }
+        while let Some(transmit) = self.endpoint.poll_transmit() {
+            self.sent.increment(1);
+            if let Err(e) = self.socket.send_to(&transmit.data, transmit.peer).await {
+                tracing::debug!(peer = %transmit.peer, error = %e, "CoAP send failed");
+            }
+        }
+    }
+
+    fn datagram(&mut self, peer: SocketAddr, data: &[u8]) {
+        self.received.increment(1);
+        let now = self.now();
+        let (id, message) = match self.endpoint.handle_datagram(now, peer, data) {
+            Received::Request { id, message } => (id, message),
+            Received::Response { .. } | Received::Nothing => return,
+        };
+        if let Some(reply) = self.reject(&message) {
+            self.respond(now, &id, None, None, reply);
+            return;
+        }
+        let path: Vec<String> = message
+            .path()
+            .map(|s| String::from_utf8_lossy(s).into_owned())
+            .collect();
+        let block2 = match BlockValue::from_message(&message, option::BLOCK2) {
+            Some(Err(())) => {
+                self.respond(
+                    now,
+                    &id,
+                    None,
+                    None,
+                    Reply::error(Code::BAD_OPTION, "invalid Block2 option"),
+                );
+                return;
+            }
+            other => other.and_then(Result::ok),
+        };
+        if message.code != Code::GET
+            && let Some(b2) = block2
+            && b2.num > 0
+        {
+            // A further block of the response to an earlier POST/PUT/PATCH.
+            let reply = match self.kept.get(&(peer, path.clone())) {
+                Some((_, kept)) => Reply {
+                    code: kept.code,
+                    content_format: kept.content_format,
+                    observe: None,
+                    size1: None,
+                    payload: kept.payload.clone(),
+                },
+                None => Reply::error(
+                    Code::REQUEST_ENTITY_INCOMPLETE,
+                    "no earlier response to continue; send the request again",
+                ),
+            };
+            self.respond(now, &id, None, Some(b2), reply);
+            return;
+        }
+        let mut block1 = None;
+        let mut payload = message.payload.to_vec();
+        match BlockValue::from_message(&message, option::BLOCK1) {
+            None => {}
+            Some(Err(())) => {
+                self.respond(
+                    now,
+                    &id,
+                    None,
+                    None,
+                    Reply::error(Code::BAD_OPTION, "invalid Block1 option"),
+                );
+                return;
+            }
+            Some(Ok(block)) => {
+                match self
+                    .blocks
+                    .push(now, (peer, path.clone()), block, message.payload)
+                {
+                    Block1Outcome::Continue(block) => {
+                        self.respond(now, &id, Some(block), None, Reply::empty(Code::CONTINUE));
+                        return;
+                    }
+                    Block1Outcome::Complete(body, block) => {
+                        block1 = Some(block);
+                        payload = body;
+                    }
+                    Block1Outcome::Error(code) => {
+                        let max = self.blocks.max_body();
+                        let reply = Reply {
+                            size1: (code == Code::REQUEST_ENTITY_TOO_LARGE)
+                                .then_some(max.min(u32::MAX as usize) as u32),
+                            ..Reply::error(
+                                code,
+                                format!(
+                                    "block-wise upload refused ({code}); bodies up to {max} bytes, blocks in order"
+                                ),
+                            )
+                        };
+                        self.respond(now, &id, None, None, reply);
+                        return;
+                    }
+                }
+            }
+        }
+        let request = Request {
+            id,
+            method: message.code,
+            path,
+            content_format: message.content_format(),
+            observe: message.observe(),
+            block1,
+            block2,
+            payload,
+        };
+        if let Some(reply) = resources::answer_inline(&request) {
+            self.respond(now, &request.id, request.block1, request.block2, reply);
+            return;
+        }
+        let keep_as = (request.method != Code::GET).then(|| (peer, request.path.clone()));
+        let context = Arc::clone(&self.context);
+        tokio::spawn(async move {
+            let (id, block1, block2) = (request.id, request.block1, request.block2);
+            let (reply, after) = resources::handle(&context, request).await;
+            let _ = context.commands.send(Command::Respond {
+                id,
+                block1,
+                block2,
+                reply,
+                keep_as,
+            });
+            match after {
+                Some(resources::After::QueuedRpc(device)) => {
+                    if let Err(e) = context.platform.deliver_queued_rpc(&device).await {
+                        tracing::warn!(device = %device.device_id, error = %e, "queued RPC not delivered");
+                    }
+                }
+                None => {}
+            }
+        });
+    }
+
+    /// Requests refused before any routing: unknown critical options (RFC 7252 §5.4.1).
+    fn reject(&self, message: &Message<'_>) -> Option<Reply> {
+        message
+            .unknown_critical_option(option::KNOWN)
+            .map(|n| Reply::error(Code::BAD_OPTION, format!("unsupported critical option {n}")))
+    }
+
+    fn command(&mut self, command: Command) {
+        let now = self.now();
+        match command {
+            Command::Respond {
+                id,
+                block1,
+                block2,
+                reply,
+                keep_as,
+            } => {
+                let large = reply.payload.len() > 1usize << (SERVER_SZX + 4) || block2.is_some();
+                match keep_as {
+                    Some(key)
+                        if large
+                            && (self.kept.len() < MAX_KEPT_RESPONSES
+                                || self.kept.contains_key(&key)) =>
+                    {
+                        let copy = Reply {
+                            code: reply.code,
+                            content_format: reply.content_format,
+                            observe: None,
+                            size1: None,
+                            payload: reply.payload.clone(),
+                        };
+                        self.respond(now, &id, block1, block2, reply);
+                        self.kept.insert(key, (now, copy));
+                    }
+                    _ => self.respond(now, &id, block1, block2, reply),
+                }
+            }
+            Command::Notify {
+                peer,
+                token,
+                sequence,
+                payload,
+            } => {
+                let sent = self
+                    .endpoint
+                    .notify(now, peer, token, true, Code::CONTENT, |w| {
+                        w.uint_option(option::OBSERVE, sequence)?;
+                        w.uint_option(option::CONTENT_FORMAT, u32::from(option::format::JSON))?;
+                        w.payload(&payload);
+                        Ok(())
+                    });
+                if let Err(e) = sent {
+                    tracing::warn!(%peer, error = %e, "CoAP notification not encodable");
+                }
+            }
+            Command::Revoked { peer, token } => {
+                self.endpoint.forget_notifications(peer, token);
+                let _ = self
+                    .endpoint
+                    .notify(now, peer, token, true, Code::UNAUTHORIZED, |w| {
+                        w.payload(b"device credentials revoked");
+                        Ok(())
+                    });
+            }
+        }
+    }
+
+    fn respond(
+        &mut self,
+        now: u64,
+        id: &RequestId<SocketAddr>,
+        block1: Option<BlockValue>,
+        block2: Option<BlockValue>,
+        reply: Reply,
+    ) {
+        let result = match block::block2(&reply.payload, block2, SERVER_SZX) {
+            Ok(part) => self.endpoint.respond(now, id, reply.code, |w| {
+                write_reply(
+                    w,
+                    &reply,
+                    block1,
+                    part.option.map(|b| (b, reply.payload.len())),
+                )?;
+                w.payload(part.data);
+                Ok(())
+            }),
+            Err(code) => self.endpoint.respond(now, id, code, |w| {
+                w.payload(b"Block2 number past the end of the representation");
+                Ok(())
+            }),
+        };
+        if let Err(e) = result {
+            tracing::warn!(peer = %id.peer, error = %e, "CoAP response not encodable");
+        }
+    }
+}
+
+/// Writes a reply's options in ascending order: ETag (4), Observe (6), Content-Format (12),
+/// Block2 (23), Block1 (27), Size2 (28), Size1 (60).
+fn write_reply(
+    w: &mut MessageWriter<'_>,
+    reply: &Reply,
+    block1: Option<BlockValue>,
+    block2: Option<(BlockValue, usize)>,
+) -> Result<(), strata_proto_coap::EncodeError> {
+    if let Some((_, _)) = block2 {
+        // Lets the client notice that the representation changed between blocks.
+        w.option(option::ETAG, &etag(&reply.payload))?;
+    }
+    if let Some(seq) = reply.observe {
+        w.uint_option(option::OBSERVE, seq)?;
+    }
+    if let Some(cf) = reply.content_format {
+        w.uint_option(option::CONTENT_FORMAT, u32::from(cf))?;
+    }
+    if let Some((b2, _)) = block2 {
+        w.uint_option(option::BLOCK2, b2.encode())?;
+    }
+    if let Some(b1) = block1 {
+        w.uint_option(option::BLOCK1, b1.encode())?;
+    }
+    if let Some((b2, total)) = block2
+        && b2.num == 0
+    {
+        w.uint_option(option::SIZE2, total as u32)?;
+    }
+    if let Some(size1) = reply.size1 {
+        w.uint_option(option::SIZE1, size1)?;
+    }
+    Ok(())
+}
+
+/// A short hash of a representation (FNV-1a, 4 bytes): enough to tell versions apart.
+fn etag(body: &[u8]) -> [u8; 4] {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in body {
+        h ^= u32::from(*b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h.to_be_bytes()
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
