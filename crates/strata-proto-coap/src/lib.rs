@@ -54,6 +54,7 @@ mod error;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod link_format;
+pub mod lwm2m;
 mod message;
 pub mod observe;
 pub mod option;

@@ -1,0 +1,1 @@
+//! Object model: OMA DDF XML object definitions (placeholder; being written).
