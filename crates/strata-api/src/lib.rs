@@ -18,7 +18,7 @@ pub mod routes;
 use axum::Router;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use metrics_exporter_prometheus::PrometheusHandle;
 use strata_platform::Platform;
 use tower::ServiceBuilder;
@@ -32,6 +32,8 @@ pub struct AppState {
     pub platform: Platform,
     /// Renders `/metrics`; `None` serves an empty page.
     pub metrics: Option<PrometheusHandle>,
+    /// The LwM2M server, when enabled (its management API answers 503 otherwise).
+    pub lwm2m: Option<strata_lwm2m::Lwm2mServer>,
 }
 
 /// The full router.
@@ -77,6 +79,14 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/api/devices/{id}/credentials/x509",
             post(routes::devices::add_x509),
+        )
+        .route(
+            "/api/devices/{id}/credentials/lwm2m",
+            post(routes::devices::add_lwm2m_endpoint),
+        )
+        .route(
+            "/api/devices/{id}/credentials/psk",
+            post(routes::devices::add_psk),
         )
         .route(
             "/api/devices/{id}/credentials/{credential_id}",
@@ -151,6 +161,41 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/api/v1/telemetry",
             post(routes::device_api::telemetry_bearer),
+        )
+        .route("/api/lwm2m/clients", get(routes::lwm2m::list_clients))
+        .route(
+            "/api/lwm2m/clients/{endpoint}",
+            get(routes::lwm2m::get_client),
+        )
+        .route(
+            "/api/lwm2m/clients/{endpoint}/objects/{*path}",
+            get(routes::lwm2m::read)
+                .put(routes::lwm2m::write_replace)
+                .patch(routes::lwm2m::write_update)
+                .post(routes::lwm2m::execute_or_create)
+                .delete(routes::lwm2m::delete),
+        )
+        .route(
+            "/api/lwm2m/clients/{endpoint}/discover/{*path}",
+            get(routes::lwm2m::discover),
+        )
+        .route(
+            "/api/lwm2m/clients/{endpoint}/attributes/{*path}",
+            put(routes::lwm2m::write_attributes),
+        )
+        .route(
+            "/api/lwm2m/clients/{endpoint}/observe/{*path}",
+            post(routes::lwm2m::observe).delete(routes::lwm2m::cancel_observe),
+        )
+        .route(
+            "/api/lwm2m/clients/{endpoint}/firmware",
+            get(routes::lwm2m::firmware_status).post(routes::lwm2m::start_firmware),
+        )
+        .route("/api/lwm2m/objects", get(routes::lwm2m::objects))
+        .route(
+            "/api/lwm2m/firmware",
+            post(routes::lwm2m::upload_firmware)
+                .layer(DefaultBodyLimit::max(strata_lwm2m::firmware::MAX_PACKAGE)),
         )
         .route("/api/openapi.json", get(routes::system::openapi))
         .route("/healthz", get(routes::system::healthz))

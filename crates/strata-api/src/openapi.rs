@@ -4,7 +4,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    alarms, auth, device_api, devices, events, mqtt_acl, rpc, rules, shadows, system, telemetry,
+    alarms, auth, device_api, devices, events, lwm2m, mqtt_acl, rpc, rules, shadows, system,
+    telemetry,
 };
 
 /// Strata's REST API.
@@ -13,7 +14,7 @@ use crate::routes::{
     info(
         title = "Strata API",
         description = "Management REST API (devices, credentials, telemetry queries, shadows, \
-                       RPC, rules, alarms, live events) and the HTTP device API. Errors always have the shape \
+                       RPC, rules, alarms, live events, LwM2M) and the HTTP device API. Errors always have the shape \
                        `{\"error\": {\"code\": \"...\", \"message\": \"...\"}}`."
     ),
     paths(
@@ -21,7 +22,9 @@ use crate::routes::{
         auth::revoke_api_key,
         devices::create_device, devices::list_devices, devices::get_device,
         devices::update_device, devices::delete_device, devices::list_credentials,
-        devices::rotate_access_token, devices::add_x509, devices::revoke_credential,
+        devices::rotate_access_token, devices::add_x509, devices::add_lwm2m_endpoint,
+        devices::add_psk,
+        devices::revoke_credential,
         devices::attributes,
         telemetry::latest, telemetry::keys, telemetry::range, telemetry::aggregate,
         telemetry::delete,
@@ -35,6 +38,10 @@ use crate::routes::{
         alarms::list, alarms::create, alarms::get, alarms::acknowledge, alarms::clear,
         events::stream,
         mqtt_acl::list, mqtt_acl::create, mqtt_acl::delete,
+        lwm2m::list_clients, lwm2m::get_client, lwm2m::read, lwm2m::write_replace,
+        lwm2m::write_update, lwm2m::execute_or_create, lwm2m::delete, lwm2m::discover,
+        lwm2m::write_attributes, lwm2m::observe, lwm2m::cancel_observe, lwm2m::objects,
+        lwm2m::upload_firmware, lwm2m::start_firmware, lwm2m::firmware_status,
         system::healthz, system::metrics,
     ),
     modifiers(&Security),
@@ -49,6 +56,7 @@ use crate::routes::{
         (name = "alarms", description = "Alarms and their lifecycle"),
         (name = "events", description = "Live event stream (Server-Sent Events)"),
         (name = "device-api", description = "What devices call"),
+        (name = "lwm2m", description = "LwM2M clients: registrations, device management, observe, firmware"),
         (name = "system", description = "Health and metrics"),
     )
 )]

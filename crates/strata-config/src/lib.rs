@@ -67,6 +67,8 @@ pub struct Config {
     pub mqtt: MqttConfig,
     /// The CoAP listener (device API over UDP).
     pub coap: CoapConfig,
+    /// The LwM2M server (on the CoAP listener).
+    pub lwm2m: Lwm2mConfig,
     /// The rule engine and its sinks.
     pub rules: RulesConfig,
     /// Outgoing e-mail for rule notifications.
@@ -84,6 +86,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             mqtt: MqttConfig::default(),
             coap: CoapConfig::default(),
+            lwm2m: Lwm2mConfig::default(),
             rules: RulesConfig::default(),
             smtp: SmtpConfig::default(),
         }
@@ -116,6 +119,48 @@ impl Default for CoapConfig {
             max_body_bytes: 1024 * 1024,
             max_observations: 100_000,
             separate_response_after: Duration::from_millis(500),
+        }
+    }
+}
+
+/// The OMA LwM2M server: registrations on `/rd` and bootstrap on `/bs` of the CoAP
+/// listener, device management over the REST API.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Lwm2mConfig {
+    /// Run the LwM2M server at all (needs `coap.enabled`).
+    pub enabled: bool,
+    /// Let endpoints not assigned to a device register (their notifications then only
+    /// reach the event stream). Off: such a registration gets 4.03 Forbidden.
+    pub allow_unknown_endpoints: bool,
+    /// How long an operation waits for a queue-mode client to wake up.
+    #[serde(with = "humantime_serde")]
+    pub queue_wait: Duration,
+    /// How long a queue-mode client counts as awake after it was heard from (LwM2M:
+    /// MAX_TRANSMIT_WAIT, 93 s).
+    #[serde(with = "humantime_serde")]
+    pub queue_awake: Duration,
+    /// The CoAP URI the bootstrap server gives clients for this server; empty means the
+    /// CoAP listen address.
+    pub server_uri: String,
+    /// Registration lifetime the bootstrap server gives clients.
+    #[serde(with = "humantime_serde")]
+    pub bootstrap_lifetime: Duration,
+    /// A directory of extra OMA DDF XML object definitions loaded at start (empty: only
+    /// the built-in objects).
+    pub models_dir: PathBuf,
+}
+
+impl Default for Lwm2mConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            allow_unknown_endpoints: false,
+            queue_wait: Duration::from_secs(30),
+            queue_awake: Duration::from_secs(93),
+            server_uri: String::new(),
+            bootstrap_lifetime: Duration::from_secs(300),
+            models_dir: PathBuf::new(),
         }
     }
 }
@@ -501,6 +546,22 @@ impl Config {
             return Err(invalid(
                 "coap.separate_response_after",
                 "must be from 1ms to 2s (below the client's 2 s retransmission timeout)",
+            ));
+        }
+        if self.lwm2m.queue_awake.is_zero() {
+            return Err(invalid("lwm2m.queue_awake", "must be longer than 0s"));
+        }
+        if self.lwm2m.queue_wait.is_zero() {
+            return Err(invalid("lwm2m.queue_wait", "must be longer than 0s"));
+        }
+        if self.lwm2m.bootstrap_lifetime < Duration::from_secs(1) {
+            return Err(invalid("lwm2m.bootstrap_lifetime", "must be at least 1s"));
+        }
+        let uri = &self.lwm2m.server_uri;
+        if !(uri.is_empty() || uri.starts_with("coap://") || uri.starts_with("coaps://")) {
+            return Err(invalid(
+                "lwm2m.server_uri",
+                "must be a coap:// or coaps:// URI, or empty for the CoAP listen address",
             ));
         }
         if self.storage.max_batch_rows == 0 {

@@ -57,7 +57,7 @@ impl Platform {
     }
 
     /// Publishes an event; built only if someone listens.
-    pub(crate) fn emit(&self, build: impl FnOnce() -> Event) {
+    pub fn emit(&self, build: impl FnOnce() -> Event) {
         if self.has_listeners() {
             let _ = self.inner.events.sender.send(Arc::new(build()));
         }

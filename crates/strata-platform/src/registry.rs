@@ -322,6 +322,131 @@ impl Platform {
             .await?)
     }
 
+    /// Lets an LwM2M client register with endpoint name `endpoint` as this device (NoSec
+    /// mode: the name is the only proof, so use it on trusted networks or with DTLS).
+    pub async fn add_lwm2m_endpoint(
+        &self,
+        caller: &Principal,
+        device_id: Uuid,
+        endpoint: &str,
+    ) -> Result<Credential, PlatformError> {
+        caller.require_write()?;
+        self.device(caller, device_id).await?;
+        if endpoint.is_empty() || endpoint.len() > 256 || endpoint.chars().any(char::is_control) {
+            return Err(PlatformError::invalid(
+                "`endpoint` must be 1 to 256 characters without control characters",
+            ));
+        }
+        if self
+            .store()
+            .find_device_by_credential(CredentialKind::Lwm2mEndpoint, endpoint)
+            .await?
+            .is_some()
+        {
+            return Err(PlatformError::new(
+                crate::ErrorCode::Conflict,
+                "this LwM2M endpoint name belongs to a device already; revoke it there first",
+            ));
+        }
+        Ok(self
+            .store()
+            .add_credential(
+                NewCredential {
+                    tenant: caller.tenant,
+                    device_id,
+                    kind: CredentialKind::Lwm2mEndpoint,
+                    lookup: endpoint.to_string(),
+                    secret: None,
+                    hint: endpoint.to_string(),
+                },
+                false,
+                now_millis(),
+            )
+            .await?)
+    }
+
+    /// Adds a DTLS pre-shared key: `identity` (what the device sends in its handshake) and
+    /// `key` (16 to 64 bytes; a random 16-byte key when `None`). Returns the credential and
+    /// the key, shown this once.
+    pub async fn add_psk(
+        &self,
+        caller: &Principal,
+        device_id: Uuid,
+        identity: &str,
+        key: Option<Vec<u8>>,
+    ) -> Result<(Credential, Vec<u8>), PlatformError> {
+        caller.require_write()?;
+        self.device(caller, device_id).await?;
+        if identity.is_empty() || identity.len() > 128 || identity.chars().any(char::is_control) {
+            return Err(PlatformError::invalid(
+                "`identity` must be 1 to 128 characters without control characters",
+            ));
+        }
+        let key = match key {
+            Some(k) if (16..=64).contains(&k.len()) => k,
+            Some(_) => {
+                return Err(PlatformError::invalid(
+                    "`key_hex` must hold 16 to 64 bytes (32 to 128 hex digits)",
+                ));
+            }
+            None => {
+                use rand::RngCore as _;
+                let mut k = vec![0u8; 16];
+                rand::rng().fill_bytes(&mut k);
+                k
+            }
+        };
+        if self
+            .store()
+            .find_device_by_credential(CredentialKind::Psk, identity)
+            .await?
+            .is_some()
+        {
+            return Err(PlatformError::new(
+                crate::ErrorCode::Conflict,
+                "this PSK identity belongs to a device already; revoke it there first",
+            ));
+        }
+        let credential = self
+            .store()
+            .add_credential(
+                NewCredential {
+                    tenant: caller.tenant,
+                    device_id,
+                    kind: CredentialKind::Psk,
+                    lookup: identity.to_string(),
+                    secret: Some(key.clone()),
+                    hint: identity.to_string(),
+                },
+                false,
+                now_millis(),
+            )
+            .await?;
+        Ok((credential, key))
+    }
+
+    /// The device and key of a DTLS PSK identity.
+    pub async fn psk_for_identity(
+        &self,
+        identity: &str,
+    ) -> Result<Option<(DeviceIdentity, Vec<u8>)>, PlatformError> {
+        Ok(self
+            .store()
+            .find_credential_secret(CredentialKind::Psk, identity)
+            .await?)
+    }
+
+    /// The device an LwM2M endpoint name registers as, if one was assigned.
+    pub async fn device_for_lwm2m_endpoint(
+        &self,
+        endpoint: &str,
+    ) -> Result<Option<DeviceIdentity>, PlatformError> {
+        Ok(self
+            .store()
+            .find_device_by_credential(CredentialKind::Lwm2mEndpoint, endpoint)
+            .await?)
+    }
+
     /// Authenticates a device by the SHA-256 fingerprint of the client certificate it
     /// presented in a TLS handshake (the signature was checked by the TLS layer).
     pub async fn authenticate_device_certificate(

@@ -20,6 +20,8 @@
 //! - [`block`]: Block1/Block2 option values, [`block::block2`] slicing (with late size
 //!   negotiation) and [`block::Block1Assembler`].
 //! - [`observe`]: sequence numbers and the freshness rule; [`link_format`]: parse and write.
+//! - [`lwm2m`]: the LwM2M data model and its content formats (OMA-TLV, SenML JSON and CBOR,
+//!   plain text, opaque), dispatched by [`lwm2m::decode`] and [`lwm2m::encode`].
 //!
 //! # Why not coap-lite's codec
 //!
@@ -38,9 +40,9 @@
 //! # Testing
 //!
 //! Unit tests sit beside the code; `endpoint/tests.rs` drives two endpoints against each
-//! other in memory with explicit time. `fuzz/` holds a cargo-fuzz target
-//! (`cargo +nightly fuzz run decode`) whose body also runs on random inputs in the ordinary
-//! tests.
+//! other in memory with explicit time. `fuzz/` holds cargo-fuzz targets
+//! (`cargo +nightly fuzz run decode`, `endpoint`, `lwm2m`) whose bodies also run on random
+//! inputs in the ordinary tests.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -95,6 +95,13 @@ pub trait DeviceStore: Send + Sync {
         kind: CredentialKind,
         lookup: &str,
     ) -> Result<Option<DeviceIdentity>, StoreError>;
+    /// Finds the device a live credential belongs to, with the credential's secret (a
+    /// DTLS pre-shared key).
+    async fn find_credential_secret(
+        &self,
+        kind: CredentialKind,
+        lookup: &str,
+    ) -> Result<Option<(DeviceIdentity, Vec<u8>)>, StoreError>;
     /// Every device key, for maintenance sweeps.
     async fn all_device_keys(&self) -> Result<Vec<DeviceKey>, StoreError>;
 }

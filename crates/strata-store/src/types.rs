@@ -238,6 +238,8 @@ pub enum CredentialKind {
     X509Fingerprint,
     /// A DTLS pre-shared key: the lookup is the identity, the secret the key.
     Psk,
+    /// An LwM2M client endpoint name allowed to register without security (NoSec mode).
+    Lwm2mEndpoint,
 }
 
 impl CredentialKind {
@@ -247,6 +249,7 @@ impl CredentialKind {
             CredentialKind::AccessToken => "access_token",
             CredentialKind::X509Fingerprint => "x509_fingerprint",
             CredentialKind::Psk => "psk",
+            CredentialKind::Lwm2mEndpoint => "lwm2m_endpoint",
         }
     }
 
@@ -256,6 +259,7 @@ impl CredentialKind {
             "access_token" => Some(CredentialKind::AccessToken),
             "x509_fingerprint" => Some(CredentialKind::X509Fingerprint),
             "psk" => Some(CredentialKind::Psk),
+            "lwm2m_endpoint" => Some(CredentialKind::Lwm2mEndpoint),
             _ => None,
         }
     }

@@ -123,11 +123,23 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     } else {
         None
     };
+    let mut lwm2m = None;
     if platform.config().coap.enabled {
         let coap = platform.config().coap.clone();
-        let addr = crate::coap::start(&coap, &platform).await?;
+        let server = if platform.config().lwm2m.enabled {
+            Some(lwm2m_server(&platform)?)
+        } else {
+            None
+        };
+        let addr = crate::coap::start(&coap, &platform, server.clone()).await?;
         println!("strata: CoAP listening on coap://{addr}");
         tracing::info!(%addr, "CoAP listening");
+        if let Some(server) = server {
+            server.set_server_uri(&format!("coap://{addr}"));
+            let s = server.clone();
+            supervise("LwM2M expiry", move || s.clone().run_expiry());
+            lwm2m = Some(server);
+        }
     }
     // Tests and scripts wait for this exact line on stdout; it comes last, when every
     // listener is up.
@@ -166,6 +178,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let state = AppState {
         platform: platform.clone(),
         metrics: Some(metrics),
+        lwm2m,
     };
     let served = strata_api::serve(listener, state, shutdown_signal()).await;
     if let Some((handle, threads)) = broker {
@@ -187,6 +200,33 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     served.context("HTTP server failed")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The LwM2M server with the built-in object model plus `lwm2m.models_dir`.
+fn lwm2m_server(platform: &Platform) -> anyhow::Result<strata_lwm2m::Lwm2mServer> {
+    let config = &platform.config().lwm2m;
+    let mut models = strata_lwm2m::model::Models::builtin();
+    if !config.models_dir.as_os_str().is_empty() {
+        let loaded = models.load_dir(&config.models_dir).with_context(|| {
+            format!(
+                "lwm2m.models_dir: cannot load the object definitions in {}",
+                config.models_dir.display()
+            )
+        })?;
+        tracing::info!(loaded, dir = %config.models_dir.display(), "LwM2M object definitions loaded");
+    }
+    Ok(strata_lwm2m::Lwm2mServer::new(
+        platform.clone(),
+        models,
+        strata_lwm2m::Lwm2mConfig {
+            allow_unknown_endpoints: config.allow_unknown_endpoints,
+            queue_wait: config.queue_wait,
+            queue_awake: config.queue_awake,
+            server_uri: config.server_uri.clone(),
+            bootstrap_lifetime: config.bootstrap_lifetime.as_secs().min(u64::from(u32::MAX)) as u32,
+        },
+        rand::random(),
+    ))
 }
 
 /// Runs a background loop, restarting it (after a pause, with an error logged) should it

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use strata_platform::PlatformError;
 use strata_platform::registry::DeviceSpec;
-use strata_store::{Credential, CredentialKind, Device, DeviceFilter, DevicePatch};
+use strata_store::{Credential, Device, DeviceFilter, DevicePatch};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -145,12 +145,7 @@ impl From<Credential> for CredentialOut {
     fn from(c: Credential) -> Self {
         Self {
             id: c.id,
-            kind: match c.kind {
-                CredentialKind::AccessToken => "access_token",
-                CredentialKind::X509Fingerprint => "x509_fingerprint",
-                CredentialKind::Psk => "psk",
-            }
-            .into(),
+            kind: c.kind.as_str().into(),
             hint: c.hint,
             created_at: c.created_at,
             revoked_at: c.revoked_at,
@@ -366,6 +361,83 @@ pub struct X509Register {
     /// Or the SHA-256 fingerprint: 64 hex digits, `:` separators allowed.
     #[schema(example = "3f:a1:...")]
     pub fingerprint_sha256: Option<String>,
+}
+
+/// A DTLS pre-shared key for a device.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PskRegister {
+    /// The PSK identity the device sends in its DTLS handshake.
+    #[schema(example = "sensor-17")]
+    pub identity: String,
+    /// The key in hex (16 to 64 bytes); omit it to have a random 16-byte key made.
+    pub key_hex: Option<String>,
+}
+
+/// A PSK credential with its key (shown this once).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PskCreated {
+    /// The credential.
+    pub credential: CredentialOut,
+    /// The key in hex: configure it on the device; it is not shown again.
+    pub key_hex: String,
+}
+
+/// Adds a DTLS pre-shared key: a device completing a DTLS-PSK handshake on the CoAP DTLS
+/// listener with this identity is authenticated as this device.
+#[utoipa::path(post, path = "/api/devices/{id}/credentials/psk", tag = "devices",
+    security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = PskRegister,
+    responses((status = 201, body = PskCreated), (status = 404, body = ErrorBody),
+        (status = 409, description = "Identity registered to a device already", body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub(crate) async fn add_psk(
+    State(state): State<AppState>,
+    Auth(me): Auth,
+    ApiPath(id): ApiPath<Uuid>,
+    JsonBody(req): JsonBody<PskRegister>,
+) -> Result<(StatusCode, Json<PskCreated>), ApiError> {
+    let key = match req.key_hex {
+        Some(h) => Some(hex::decode(h.trim()).map_err(|_| {
+            PlatformError::invalid("`key_hex` must be hex digits, e.g. 000102...0f")
+        })?),
+        None => None,
+    };
+    let (credential, key) = state.platform.add_psk(&me, id, &req.identity, key).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(PskCreated {
+            credential: credential.into(),
+            key_hex: hex::encode(key),
+        }),
+    ))
+}
+
+/// An LwM2M endpoint name to register as a device.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Lwm2mEndpointRegister {
+    /// The client's endpoint name (the `ep` of its registration).
+    #[schema(example = "urn:dev:ops:004815-Sensor-1234")]
+    pub endpoint: String,
+}
+
+/// Lets an LwM2M client with this endpoint name register as the device (NoSec mode).
+#[utoipa::path(post, path = "/api/devices/{id}/credentials/lwm2m", tag = "devices",
+    security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = Lwm2mEndpointRegister,
+    responses((status = 201, body = CredentialOut), (status = 404, body = ErrorBody),
+        (status = 409, description = "Registered to a device already", body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub(crate) async fn add_lwm2m_endpoint(
+    State(state): State<AppState>,
+    Auth(me): Auth,
+    ApiPath(id): ApiPath<Uuid>,
+    JsonBody(req): JsonBody<Lwm2mEndpointRegister>,
+) -> Result<(StatusCode, Json<CredentialOut>), ApiError> {
+    let credential = state
+        .platform
+        .add_lwm2m_endpoint(&me, id, &req.endpoint)
+        .await?;
+    Ok((StatusCode::CREATED, Json(credential.into())))
 }
 
 /// Registers an X.509 client certificate as a device credential: a device presenting it on

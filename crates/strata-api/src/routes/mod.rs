@@ -5,6 +5,7 @@ pub mod auth;
 pub mod device_api;
 pub mod devices;
 pub mod events;
+pub mod lwm2m;
 pub mod mqtt_acl;
 pub mod rpc;
 pub mod rules;

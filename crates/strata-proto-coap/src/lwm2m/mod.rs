@@ -5,10 +5,25 @@
 //! The server and the device SDK share this module. It is `no_std` + `alloc`; TLV carries no
 //! types, so decoding asks a [`Types`] implementation (an object model) what each resource
 //! is.
+//!
+//! The codecs live in [`tlv`] (OMA-TLV), [`senml`] (SenML JSON and CBOR) and [`text`] (plain
+//! text and opaque); [`decode`] and [`encode`] pick one by CoAP Content-Format number. Every
+//! codec flattens to (and builds from) a list of [`Record`]s.
 
+use alloc::format;
 use alloc::string::String;
+use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
+
+use crate::option::format;
+
+mod b64;
+pub mod senml;
+#[cfg(test)]
+mod testing;
+pub mod text;
+pub mod tlv;
 
 /// A path into the object tree: `/object[/instance[/resource[/resource-instance]]]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -90,7 +105,9 @@ impl Path {
     }
 
     /// Builds a path from Uri-Path segments (bytes).
-    pub fn from_segments<'a>(segments: impl IntoIterator<Item = &'a [u8]>) -> Result<Path, PathError> {
+    pub fn from_segments<'a>(
+        segments: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<Path, PathError> {
         let mut ids = [0u16; 4];
         let mut count = 0;
         for segment in segments {
@@ -131,14 +148,20 @@ impl Path {
         self.object == other.object
             && (self.instance.is_none() || self.instance == other.instance)
             && (self.resource.is_none() || self.resource == other.resource)
-            && (self.resource_instance.is_none() || self.resource_instance == other.resource_instance)
+            && (self.resource_instance.is_none()
+                || self.resource_instance == other.resource_instance)
     }
 
     /// The IDs in order, for Uri-Path options.
     pub fn ids(&self) -> impl Iterator<Item = u16> + '_ {
-        [Some(self.object), self.instance, self.resource, self.resource_instance]
-            .into_iter()
-            .map_while(|id| id)
+        [
+            Some(self.object),
+            self.instance,
+            self.resource,
+            self.resource_instance,
+        ]
+        .into_iter()
+        .map_while(|id| id)
     }
 }
 
@@ -236,8 +259,9 @@ pub trait Types {
     fn multiple(&self, object: u16, resource: u16) -> Option<bool>;
 }
 
-/// Knows nothing: decoders fall back to what the wire says (TLV values become opaque or
-/// integers where the length allows nothing else).
+/// Knows nothing: decoders fall back to what the wire says. TLV values become
+/// [`Value::Opaque`], SenML numbers become [`Value::Integer`] when integral (else
+/// [`Value::Float`]), plain text becomes [`Value::String`].
 pub struct NoTypes;
 
 impl Types for NoTypes {
@@ -275,6 +299,165 @@ pub enum ContentError {
     },
 }
 
+impl ContentError {
+    /// A [`ContentError::Malformed`] for `format`.
+    pub(crate) fn malformed(format: &'static str, reason: impl Into<String>) -> ContentError {
+        ContentError::Malformed {
+            format,
+            reason: reason.into(),
+        }
+    }
+
+    /// A [`ContentError::Type`] at `path`.
+    pub(crate) fn typed(path: Path, reason: impl Into<String>) -> ContentError {
+        ContentError::Type {
+            path,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Checks a decoded value's path against the object model: a resource that `types` calls
+/// multiple-instance must come as resource instances, a single-instance one as a resource.
+pub(crate) fn check_shape(types: &dyn Types, path: &Path) -> Result<(), ContentError> {
+    let Some(resource) = path.resource else {
+        return Err(ContentError::typed(*path, "a value needs a resource path"));
+    };
+    match (
+        types.multiple(path.object, resource),
+        path.resource_instance,
+    ) {
+        (Some(true), None) => Err(ContentError::typed(
+            *path,
+            "multiple-instance resource given a single value",
+        )),
+        (Some(false), Some(_)) => Err(ContentError::typed(
+            *path,
+            "single-instance resource given resource instances",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Whether [`decode`] and [`encode`] handle Content-Format `format`: plain text, opaque,
+/// SenML JSON, SenML CBOR and OMA-TLV (both numbers).
+pub fn is_supported(format: u16) -> bool {
+    matches!(
+        format,
+        format::TEXT
+            | format::OCTET_STREAM
+            | format::SENML_JSON
+            | format::SENML_CBOR
+            | format::LWM2M_TLV
+            | format::LWM2M_TLV_LEGACY
+    )
+}
+
+/// Decodes a payload in Content-Format `format` addressed to `base` (the request's path).
+///
+/// - TLV: see [`tlv::decode`]; the records are below `base` by construction.
+/// - SenML JSON/CBOR: names are absolute, and every record must lie under `base` (a
+///   [`ContentError::Malformed`] otherwise). Composite operations, which have no single base
+///   path, call [`senml::decode_json`]/[`senml::decode_cbor`] directly.
+/// - Plain text and opaque: `base` must be a resource or resource instance; the kind comes
+///   from `types` (plain text of an unknown kind is a [`Value::String`], opaque of an unknown
+///   kind a [`Value::Opaque`]). A resource that `types` calls multiple-instance cannot be
+///   carried as one value ([`ContentError::Unsupported`]).
+///
+/// Any other format is [`ContentError::Unsupported`].
+pub fn decode(
+    format: u16,
+    base: &Path,
+    bytes: &[u8],
+    types: &dyn Types,
+) -> Result<Vec<Record>, ContentError> {
+    let (name, records) = match format {
+        format::LWM2M_TLV | format::LWM2M_TLV_LEGACY => return tlv::decode(base, bytes, types),
+        format::SENML_JSON => ("SenML JSON", senml::decode_json(bytes, types)?),
+        format::SENML_CBOR => ("SenML CBOR", senml::decode_cbor(bytes, types)?),
+        format::TEXT | format::OCTET_STREAM => {
+            let resource = single_value_path(base, types)?;
+            check_shape(types, base)?;
+            let kind = types.kind(base.object, resource);
+            let value = if format == format::TEXT {
+                text::decode_text(base, bytes, kind.unwrap_or(ResourceKind::String))?
+            } else {
+                text::decode_opaque(base, bytes, kind.unwrap_or(ResourceKind::Opaque))?
+            };
+            return Ok(vec![Record {
+                path: *base,
+                value,
+                time: None,
+            }]);
+        }
+        other => return Err(unsupported(other)),
+    };
+    match records.iter().find(|r| !base.contains(&r.path)) {
+        Some(r) => Err(ContentError::malformed(
+            name,
+            format!("{} is not under {base}", r.path),
+        )),
+        None => Ok(records),
+    }
+}
+
+/// Encodes `records` for a response (or request) about `base` in Content-Format `format`.
+///
+/// - TLV: see [`tlv::encode`].
+/// - SenML JSON/CBOR: one SenML record per value; `bn` is `base` when every record lies
+///   strictly below it.
+/// - Plain text and opaque: exactly one record, at `base`.
+///
+/// Any other format is [`ContentError::Unsupported`].
+pub fn encode(format: u16, base: &Path, records: &[Record]) -> Result<Vec<u8>, ContentError> {
+    match format {
+        format::LWM2M_TLV | format::LWM2M_TLV_LEGACY => tlv::encode(base, records),
+        format::SENML_JSON => senml::encode_json(Some(base), records),
+        format::SENML_CBOR => senml::encode_cbor(Some(base), records),
+        format::TEXT | format::OCTET_STREAM => {
+            let [record] = records else {
+                return Err(ContentError::Unsupported(format!(
+                    "plain text and opaque carry exactly one value, not {}",
+                    records.len()
+                )));
+            };
+            if record.path != *base {
+                return Err(ContentError::Unsupported(format!(
+                    "{} is not the requested path {base}",
+                    record.path
+                )));
+            }
+            if format == format::TEXT {
+                text::encode_text(&record.value)
+            } else {
+                text::encode_opaque(&record.value)
+            }
+        }
+        other => Err(unsupported(other)),
+    }
+}
+
+/// The resource ID of `base` when plain text or opaque can carry its value.
+fn single_value_path(base: &Path, types: &dyn Types) -> Result<u16, ContentError> {
+    match base.resource {
+        Some(resource)
+            if base.resource_instance.is_some()
+                || types.multiple(base.object, resource) != Some(true) =>
+        {
+            Ok(resource)
+        }
+        _ => Err(ContentError::Unsupported(format!(
+            "plain text and opaque carry a single value, and {base} is not one"
+        ))),
+    }
+}
+
+fn unsupported(format: u16) -> ContentError {
+    ContentError::Unsupported(format!(
+        "content format {format} is not an LwM2M data format"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,5 +477,128 @@ mod tests {
         assert!(!Path::instance(3, 1).contains(&Path::resource(3, 0, 1)));
         let segs: [&[u8]; 3] = [b"5", b"0", b"1"];
         assert_eq!(Path::from_segments(segs).unwrap(), Path::resource(5, 0, 1));
+    }
+
+    #[test]
+    fn dispatch_by_content_format() {
+        use testing::{Model, device};
+        let instance = Path::instance(3, 0);
+        for f in [
+            format::LWM2M_TLV,
+            format::LWM2M_TLV_LEGACY,
+            format::SENML_JSON,
+            format::SENML_CBOR,
+        ] {
+            assert!(is_supported(f));
+            let bytes = encode(f, &instance, &device()).unwrap();
+            assert_eq!(
+                decode(f, &instance, &bytes, &Model).unwrap(),
+                device(),
+                "{f}"
+            );
+        }
+        let battery = Path::resource(3, 0, 9);
+        let bytes = encode(format::TEXT, &battery, &device()[10..11]).unwrap();
+        assert_eq!(bytes, b"100");
+        assert_eq!(
+            decode(format::TEXT, &battery, &bytes, &Model).unwrap(),
+            device()[10..11]
+        );
+        // Unknown kinds: plain text is a string, opaque is bytes.
+        let unknown = Path::resource(7, 0, 0);
+        assert_eq!(
+            decode(format::TEXT, &unknown, b"100", &NoTypes).unwrap()[0].value,
+            Value::String("100".into())
+        );
+        assert_eq!(
+            decode(format::OCTET_STREAM, &unknown, b"\x00", &NoTypes).unwrap()[0].value,
+            Value::Opaque(vec![0])
+        );
+        let opaque = Path::resource(9999, 0, 5);
+        let records = decode(format::OCTET_STREAM, &opaque, b"\x01\x02", &Model).unwrap();
+        assert_eq!(
+            encode(format::OCTET_STREAM, &opaque, &records).unwrap(),
+            b"\x01\x02"
+        );
+    }
+
+    #[test]
+    fn dispatch_refuses_what_a_format_cannot_carry() {
+        use testing::{Model, device};
+        for f in [format::LINK_FORMAT, format::LWM2M_JSON, format::CBOR, 9999] {
+            assert!(!is_supported(f));
+            assert!(matches!(
+                decode(f, &Path::object(3), b"", &NoTypes),
+                Err(ContentError::Unsupported(_))
+            ));
+            assert!(matches!(
+                encode(f, &Path::object(3), &[]),
+                Err(ContentError::Unsupported(_))
+            ));
+        }
+        // Plain text and opaque: one single-instance value, at the requested path.
+        let power = Path::resource(3, 0, 6);
+        assert!(decode(format::TEXT, &power, b"1", &Model).is_err());
+        assert!(decode(format::TEXT, &Path::instance(3, 0), b"1", &Model).is_err());
+        assert!(decode(format::OCTET_STREAM, &Path::resource(3, 0, 9), b"1", &Model).is_err());
+        assert!(
+            decode(
+                format::TEXT,
+                &Path::resource_instance(3, 0, 9, 0),
+                b"1",
+                &Model
+            )
+            .is_err()
+        );
+        assert!(
+            decode(
+                format::TEXT,
+                &Path::resource_instance(3, 0, 6, 0),
+                b"1",
+                &Model
+            )
+            .is_ok()
+        );
+        assert!(encode(format::TEXT, &Path::resource(3, 0, 0), &device()[..2]).is_err());
+        assert!(encode(format::TEXT, &Path::resource(3, 0, 1), &device()[..1]).is_err());
+        assert!(
+            encode(
+                format::OCTET_STREAM,
+                &Path::resource(3, 0, 0),
+                &device()[..1]
+            )
+            .is_err()
+        );
+        // SenML names are absolute: they must lie under the request's path.
+        let json = br#"[{"n":"/1/0/1","v":60}]"#;
+        assert!(decode(format::SENML_JSON, &Path::instance(3, 0), json, &Model).is_err());
+        assert!(decode(format::SENML_JSON, &Path::object(1), json, &Model).is_ok());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn lwm2m_never_panics(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..96)) {
+            crate::fuzz::lwm2m(&bytes);
+        }
+
+        #[test]
+        fn mutated_payloads_never_panic(
+            which in 0usize..4,
+            edits in proptest::collection::vec((proptest::prelude::any::<usize>(), proptest::prelude::any::<u8>()), 0..4),
+            cut in proptest::prelude::any::<usize>(),
+        ) {
+            let records = testing::device();
+            let f = [format::LWM2M_TLV, format::SENML_JSON, format::SENML_CBOR, format::TEXT][which];
+            let mut bytes = match f {
+                format::TEXT => b"1367491215".to_vec(),
+                _ => encode(f, &Path::instance(3, 0), &records).unwrap(),
+            };
+            for (at, byte) in edits {
+                let at = at % bytes.len();
+                bytes[at] = byte;
+            }
+            bytes.truncate(bytes.len() - cut % 4);
+            crate::fuzz::lwm2m(&bytes);
+        }
     }
 }

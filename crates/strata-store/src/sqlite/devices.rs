@@ -430,6 +430,39 @@ impl DeviceStore for SqliteStore {
             .await
     }
 
+    async fn find_credential_secret(
+        &self,
+        kind: CredentialKind,
+        lookup: &str,
+    ) -> Result<Option<(DeviceIdentity, Vec<u8>)>, StoreError> {
+        let lookup = lookup.to_string();
+        self.readers
+            .read(move |conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT d.tenant_id, d.id, d.key, c.id, c.secret
+                     FROM device_credentials c JOIN devices d ON d.key = c.device_key
+                     WHERE c.kind = ?1 AND c.lookup = ?2 AND c.revoked_at IS NULL",
+                )?;
+                let mut rows = stmt.query(params![kind.as_str(), lookup])?;
+                let Some(row) = rows.next()? else {
+                    return Ok(None);
+                };
+                let device: String = row.get(1)?;
+                let credential: String = row.get(3)?;
+                let secret: Option<Vec<u8>> = row.get(4)?;
+                Ok(Some((
+                    DeviceIdentity {
+                        tenant: TenantId(row.get(0)?),
+                        device_id: parse_uuid(&device)?,
+                        device_key: DeviceKey(row.get(2)?),
+                        credential_id: parse_uuid(&credential)?,
+                    },
+                    secret.unwrap_or_default(),
+                )))
+            })
+            .await
+    }
+
     async fn all_device_keys(&self) -> Result<Vec<DeviceKey>, StoreError> {
         self.readers
             .read(|conn| {

@@ -6,6 +6,7 @@
 //! devices (a confirmable request waiting longer than `coap.separate_response_after` gets
 //! an empty ACK, then a separate response).
 
+mod lwm2m;
 mod observations;
 mod resources;
 
@@ -16,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use strata_config::CoapConfig;
+use strata_lwm2m::{InResponse, Lwm2mServer, OutRequest, TransportError};
 use strata_platform::Platform;
 use strata_proto_coap::block::{self, Block1Assembler, Block1Outcome, BlockValue};
 use strata_proto_coap::{
@@ -23,7 +25,7 @@ use strata_proto_coap::{
     option,
 };
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 pub(crate) use observations::{CoapLink, Observations};
 
@@ -45,6 +47,8 @@ pub(crate) struct Reply {
     pub(crate) observe: Option<u32>,
     /// Size1: the largest body accepted (with 4.13, RFC 7959 §2.9.3).
     pub(crate) size1: Option<u32>,
+    /// Location-Path segments (a created resource, e.g. `rd/{id}`).
+    pub(crate) location: Vec<String>,
     pub(crate) payload: Vec<u8>,
 }
 
@@ -55,6 +59,7 @@ impl Reply {
             content_format: Some(option::format::JSON),
             observe: None,
             size1: None,
+            location: Vec::new(),
             payload: value.to_string().into_bytes(),
         }
     }
@@ -65,6 +70,7 @@ impl Reply {
             content_format: None,
             observe: None,
             size1: None,
+            location: Vec::new(),
             payload: Vec::new(),
         }
     }
@@ -76,6 +82,7 @@ impl Reply {
             content_format: None,
             observe: None,
             size1: None,
+            location: Vec::new(),
             payload: message.into().into_bytes(),
         }
     }
@@ -103,6 +110,14 @@ pub(crate) enum Command {
     },
     /// End an observation with 4.01 (the device's credentials were revoked).
     Revoked { peer: SocketAddr, token: Token },
+    /// Send a confirmable request to a client (LwM2M server operations).
+    Request {
+        peer: SocketAddr,
+        request: OutRequest,
+        reply: oneshot::Sender<Result<InResponse, TransportError>>,
+    },
+    /// Stop accepting notifications for an observation of ours.
+    Forget { peer: SocketAddr, token: Token },
 }
 
 /// Names a request body or response body of one client: peer and Uri-Path.
@@ -119,6 +134,7 @@ pub(crate) struct Request {
     pub(crate) id: RequestId<SocketAddr>,
     pub(crate) method: Code,
     pub(crate) path: Vec<String>,
+    pub(crate) queries: Vec<Vec<u8>>,
     pub(crate) content_format: Option<u16>,
     pub(crate) observe: Option<u32>,
     pub(crate) block1: Option<BlockValue>,
@@ -129,13 +145,18 @@ pub(crate) struct Request {
 /// What the handlers share.
 pub(crate) struct Context {
     pub(crate) platform: Platform,
+    pub(crate) lwm2m: Option<Lwm2mServer>,
     pub(crate) observations: Arc<Observations>,
     pub(crate) commands: mpsc::UnboundedSender<Command>,
     attribute_watcher: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// Binds the socket, registers the CoAP device link and spawns the listener task.
-pub(crate) async fn start(config: &CoapConfig, platform: &Platform) -> anyhow::Result<SocketAddr> {
+pub(crate) async fn start(
+    config: &CoapConfig,
+    platform: &Platform,
+    lwm2m: Option<Lwm2mServer>,
+) -> anyhow::Result<SocketAddr> {
     let socket = UdpSocket::bind(config.listen).await.with_context(|| {
         format!(
             "cannot listen for CoAP on udp {} (in use? choose another with --coap-listen, or \
@@ -149,8 +170,14 @@ pub(crate) async fn start(config: &CoapConfig, platform: &Platform) -> anyhow::R
     platform.add_device_link(Arc::new(CoapLink {
         observations: Arc::clone(&observations),
     }));
+    if let Some(server) = &lwm2m {
+        server.set_transport(Arc::new(lwm2m::CoapTransport {
+            commands: commands.clone(),
+        }));
+    }
     let context = Arc::new(Context {
         platform: platform.clone(),
+        lwm2m,
         observations,
         commands,
         attribute_watcher: std::sync::Mutex::new(None),
@@ -166,6 +193,7 @@ pub(crate) async fn start(config: &CoapConfig, platform: &Platform) -> anyhow::R
         started: Instant::now(),
         blocks: Block1Assembler::new(config.max_body_bytes, MAX_BLOCK1_TRANSFERS),
         kept: HashMap::new(),
+        pending: HashMap::new(),
         context,
         // Handles looked up once: the registry lookup per datagram showed in profiles.
         received: metrics::counter!("strata_coap_datagrams_received_total"),
@@ -181,6 +209,8 @@ struct Listener {
     started: Instant,
     blocks: Block1Assembler<BodyKey>,
     kept: HashMap<BodyKey, (u64, Reply)>,
+    /// Requests of ours waiting for their response.
+    pending: HashMap<(SocketAddr, Token), oneshot::Sender<Result<InResponse, TransportError>>>,
     context: Arc<Context>,
     received: metrics::Counter,
     sent: metrics::Counter,
@@ -240,7 +270,13 @@ impl Listener {
         while let Some(event) = self.endpoint.poll_event() {
             match event {
                 Event::Reset { peer, token } | Event::TimedOut { peer, token } => {
-                    if self.context.observations.remove(peer, token).is_some() {
+                    if let Some(reply) = self.pending.remove(&(peer, token)) {
+                        let _ = reply.send(Err(if matches!(event, Event::Reset { .. }) {
+                            TransportError::Reset
+                        } else {
+                            TransportError::TimedOut
+                        }));
+                    } else if self.context.observations.remove(peer, token).is_some() {
                         tracing::debug!(%peer, "CoAP observer gone");
                     }
                 }
@@ -260,8 +296,30 @@ impl Listener {
         let now = self.now();
         let (id, message) = match self.endpoint.handle_datagram(now, peer, data) {
             Received::Request { id, message } => (id, message),
-            Received::Response { .. } | Received::Nothing => return,
+            Received::Response {
+                peer,
+                token,
+                message,
+            } => {
+                let response = lwm2m::in_response(token, &message);
+                if let Some(reply) = self.pending.remove(&(peer, token)) {
+                    let _ = reply.send(Ok(response));
+                } else if !self
+                    .context
+                    .lwm2m
+                    .as_ref()
+                    .is_some_and(|server| server.notification(peer, response))
+                {
+                    // Nobody wants it any more: the next notification gets RST.
+                    self.endpoint.cancel(peer, token);
+                }
+                return;
+            }
+            Received::Nothing => return,
         };
+        if let Some(server) = &self.context.lwm2m {
+            server.heard_from(peer);
+        }
         if let Some(reply) = self.reject(&message) {
             self.respond(now, &id, None, None, reply);
             return;
@@ -294,6 +352,7 @@ impl Listener {
                     content_format: kept.content_format,
                     observe: None,
                     size1: None,
+                    location: Vec::new(),
                     payload: kept.payload.clone(),
                 },
                 None => Reply::error(
@@ -353,11 +412,15 @@ impl Listener {
             id,
             method: message.code,
             path,
+            queries: message.queries().map(<[u8]>::to_vec).collect(),
             content_format: message.content_format(),
             observe: message.observe(),
             block1,
             block2,
             payload,
+        };
+        let Some(request) = self.lwm2m_request(now, request) else {
+            return;
         };
         if let Some(reply) = resources::answer_inline(&request) {
             self.respond(now, &request.id, request.block1, request.block2, reply);
@@ -415,6 +478,7 @@ impl Listener {
                             content_format: reply.content_format,
                             observe: None,
                             size1: None,
+                            location: Vec::new(),
                             payload: reply.payload.clone(),
                         };
                         self.respond(now, &id, block1, block2, reply);
@@ -441,6 +505,29 @@ impl Listener {
                     tracing::warn!(%peer, error = %e, "CoAP notification not encodable");
                 }
             }
+            Command::Request {
+                peer,
+                request,
+                reply,
+            } => {
+                let observe = request.observe == Some(0);
+                match self
+                    .endpoint
+                    .request(now, peer, true, request.method, observe, |w| {
+                        lwm2m::write_request(w, &request)
+                    }) {
+                    Ok(token) => {
+                        self.pending.insert((peer, token), reply);
+                    }
+                    Err(_) => {
+                        let _ = reply.send(Err(TransportError::Encode));
+                    }
+                }
+            }
+            Command::Forget { peer, token } => {
+                self.pending.remove(&(peer, token));
+                self.endpoint.cancel(peer, token);
+            }
             Command::Revoked { peer, token } => {
                 self.endpoint.forget_notifications(peer, token);
                 let _ = self
@@ -461,14 +548,26 @@ impl Listener {
         block2: Option<BlockValue>,
         reply: Reply,
     ) {
-        let result = match block::block2(&reply.payload, block2, SERVER_SZX) {
+        let tag = etag(&reply.payload);
+        self.respond_with(now, id, block1, block2, &reply, &reply.payload, tag);
+    }
+
+    /// Answers with `body` (sliced into a Block2 block when needed) and the options of
+    /// `reply`; `tag` is the ETag of the whole body.
+    #[allow(clippy::too_many_arguments)]
+    fn respond_with(
+        &mut self,
+        now: u64,
+        id: &RequestId<SocketAddr>,
+        block1: Option<BlockValue>,
+        block2: Option<BlockValue>,
+        reply: &Reply,
+        body: &[u8],
+        tag: [u8; 4],
+    ) {
+        let result = match block::block2(body, block2, SERVER_SZX) {
             Ok(part) => self.endpoint.respond(now, id, reply.code, |w| {
-                write_reply(
-                    w,
-                    &reply,
-                    block1,
-                    part.option.map(|b| (b, reply.payload.len())),
-                )?;
+                write_reply(w, reply, block1, part.option.map(|b| (b, body.len(), tag)))?;
                 w.payload(part.data);
                 Ok(())
             }),
@@ -481,33 +580,115 @@ impl Listener {
             tracing::warn!(peer = %id.peer, error = %e, "CoAP response not encodable");
         }
     }
+
+    /// Routes LwM2M traffic: registrations, bootstrap requests, firmware downloads. Returns
+    /// the request back when it is not LwM2M.
+    fn lwm2m_request(&mut self, now: u64, request: Request) -> Option<Request> {
+        let Some(server) = self.context.lwm2m.clone() else {
+            return Some(request);
+        };
+        match request.path.first().map(String::as_str) {
+            Some("rd") => {
+                let context = Arc::clone(&self.context);
+                tokio::spawn(async move {
+                    let r = server
+                        .handle_rd(
+                            request.id.peer,
+                            request.method,
+                            &request.path,
+                            &request.queries,
+                            request.content_format,
+                            &request.payload,
+                        )
+                        .await;
+                    let reply = Reply {
+                        location: r.location,
+                        ..Reply::error(r.code, String::from_utf8_lossy(&r.payload))
+                    };
+                    let _ = context.commands.send(Command::Respond {
+                        id: request.id,
+                        block1: request.block1,
+                        block2: None,
+                        reply,
+                        keep_as: None,
+                    });
+                });
+                None
+            }
+            Some("bs") if request.path.len() == 1 => {
+                let r = server.handle_bootstrap(request.id.peer, request.method, &request.queries);
+                let reply = Reply::error(r.code, String::from_utf8_lossy(&r.payload));
+                self.respond(now, &request.id, None, None, reply);
+                None
+            }
+            Some("fw") if request.path.len() == 2 => {
+                match (request.method, server.firmware_image(&request.path[1])) {
+                    (Code::GET, Some(image)) => {
+                        let meta = Reply {
+                            content_format: Some(option::format::OCTET_STREAM),
+                            ..Reply::empty(Code::CONTENT)
+                        };
+                        // The image ID is unique per package: a fine ETag, and no hashing
+                        // of the whole package for every block.
+                        let tag = etag(image.id.as_bytes());
+                        let block2 = request.block2.or(Some(BlockValue {
+                            num: 0,
+                            more: false,
+                            szx: SERVER_SZX,
+                        }));
+                        self.respond_with(now, &request.id, None, block2, &meta, &image.bytes, tag);
+                    }
+                    (Code::GET, None) => self.respond(
+                        now,
+                        &request.id,
+                        None,
+                        None,
+                        Reply::error(Code::NOT_FOUND, "no such firmware package"),
+                    ),
+                    _ => self.respond(
+                        now,
+                        &request.id,
+                        None,
+                        None,
+                        Reply::error(Code::METHOD_NOT_ALLOWED, "download packages with GET"),
+                    ),
+                }
+                None
+            }
+            _ => Some(request),
+        }
+    }
 }
 
-/// Writes a reply's options in ascending order: ETag (4), Observe (6), Content-Format (12),
+/// Writes a reply's options in ascending order: ETag (4), Observe (6), Location-Path (8),
+/// Content-Format (12),
 /// Block2 (23), Block1 (27), Size2 (28), Size1 (60).
 fn write_reply(
     w: &mut MessageWriter<'_>,
     reply: &Reply,
     block1: Option<BlockValue>,
-    block2: Option<(BlockValue, usize)>,
+    block2: Option<(BlockValue, usize, [u8; 4])>,
 ) -> Result<(), strata_proto_coap::EncodeError> {
-    if let Some((_, _)) = block2 {
+    if let Some((_, _, tag)) = block2 {
         // Lets the client notice that the representation changed between blocks.
-        w.option(option::ETAG, &etag(&reply.payload))?;
+        w.option(option::ETAG, &tag)?;
     }
     if let Some(seq) = reply.observe {
         w.uint_option(option::OBSERVE, seq)?;
     }
+    for segment in &reply.location {
+        w.option(option::LOCATION_PATH, segment.as_bytes())?;
+    }
     if let Some(cf) = reply.content_format {
         w.uint_option(option::CONTENT_FORMAT, u32::from(cf))?;
     }
-    if let Some((b2, _)) = block2 {
+    if let Some((b2, _, _)) = block2 {
         w.uint_option(option::BLOCK2, b2.encode())?;
     }
     if let Some(b1) = block1 {
         w.uint_option(option::BLOCK1, b1.encode())?;
     }
-    if let Some((b2, total)) = block2
+    if let Some((b2, total, _)) = block2
         && b2.num == 0
     {
         w.uint_option(option::SIZE2, total as u32)?;

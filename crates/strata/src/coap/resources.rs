@@ -77,6 +77,7 @@ pub(crate) fn answer_inline(request: &Request) -> Option<Reply> {
                 content_format: Some(option::format::LINK_FORMAT),
                 observe: None,
                 size1: None,
+                location: Vec::new(),
                 payload: doc.into_bytes(),
             }
         } else {
@@ -88,6 +89,7 @@ pub(crate) fn answer_inline(request: &Request) -> Option<Reply> {
                 content_format: Some(option::format::TEXT),
                 observe: None,
                 size1: None,
+                location: Vec::new(),
                 payload: b"Strata CoAP device API: GET /.well-known/core lists the resources"
                     .to_vec(),
             }
