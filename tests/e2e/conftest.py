@@ -38,13 +38,15 @@ class Strata:
         full_env.update(env)
         self.proc = subprocess.Popen(
             [strata_binary(), "serve", "--data-dir", data_dir, "--http-listen", "127.0.0.1:0",
-             "--mqtt-listen", "127.0.0.1:0", "--coap-listen", "127.0.0.1:0"],
+             "--mqtt-listen", "127.0.0.1:0", "--coap-listen", "127.0.0.1:0",
+             "--coaps-listen", "127.0.0.1:0"],
             stdout=subprocess.PIPE, env=full_env, text=True)
         self.http = None
         self.mqtt_host, self.mqtt_port = None, None
         self.mqtts_port = None
         self.ws_port, self.wss_port = None, None
         self.coap_port = None
+        self.coaps_port = None
         deadline = time.time() + 60
         while time.time() < deadline:
             line = self.proc.stdout.readline()
@@ -62,6 +64,8 @@ class Strata:
                     self.wss_port = port
                 else:
                     self.ws_port = port
+            if line.startswith("strata: CoAP over DTLS listening on coaps://"):
+                self.coaps_port = int(line.strip().rsplit(":", 1)[1])
             if line.startswith("strata: CoAP listening on coap://"):
                 self.coap_port = int(line.strip().rsplit(":", 1)[1])
             if line.startswith("strata: HTTP API listening on "):

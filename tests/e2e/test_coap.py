@@ -393,3 +393,72 @@ def test_coap_telemetry_survives_kill_9(data_dir):
         assert again.latest(device_id)["kept"]["value"] == 42
     finally:
         again.kill()
+
+
+DTLS_CLIENT = "coap-client-openssl"
+PSK = "0123456789abcdef"
+
+
+def coaps(strata, method, path, identity, key, payload=None, observe_secs=None, timeout=30):
+    """coap-client-openssl over DTLS-PSK; returns (stdout, stderr, exit code)."""
+    args = [DTLS_CLIENT, "-m", method, "-B", "5", "-u", identity, "-k", key]
+    if observe_secs:
+        args += ["-s", str(observe_secs)]
+    if payload is not None:
+        args += ["-e", payload]
+    args.append(f"coaps://127.0.0.1:{strata.coaps_port}{path}")
+    out = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    return out.stdout, out.stderr, out.returncode
+
+
+def add_psk(strata, device_id, identity, key=PSK):
+    status, body = strata.call("POST", f"/api/devices/{device_id}/credentials/psk",
+                               {"identity": identity, "key_hex": key.encode().hex()})
+    assert status == 201, body
+    assert body["key_hex"] == key.encode().hex()
+    return body
+
+
+def test_dtls_psk_identity_authenticates_the_device(strata):
+    device_id, token = strata.create_device("coaps-psk")
+    add_psk(strata, device_id, "sensor-psk-1")
+    # The DTLS session names the device: no token in the path.
+    out, err, _ = coaps(strata, "post", "/api/v1/telemetry", "sensor-psk-1", PSK, '{"secure": 1}')
+    assert json.loads(out) == {"accepted": 1}, (out, err)
+    assert strata.latest(device_id)["secure"]["value"] == 1
+    # Token paths work over DTLS too.
+    out, err, _ = coaps(strata, "post", f"/api/v1/{token}/attributes", "sensor-psk-1", PSK, '{"fw": "9"}')
+    assert json.loads(out) == {"accepted": 1}, (out, err)
+    # A wrong key or an unknown identity fails the handshake: nothing is stored.
+    out, err, _ = coaps(strata, "post", "/api/v1/telemetry", "sensor-psk-1", "wrong-key-000000", '{"bad": 1}')
+    assert "accepted" not in out, (out, err)
+    out, err, _ = coaps(strata, "post", "/api/v1/telemetry", "nobody", PSK, '{"bad": 2}')
+    assert "accepted" not in out, (out, err)
+    assert "bad" not in strata.latest(device_id)
+    # Without a DTLS identity, token-less paths are unknown resources.
+    _, out = coap(strata, "post", "/api/v1/telemetry", '{"plain": 1}')
+    assert has_code(out, "4.01") or has_code(out, "4.04"), out
+    # The same identity cannot belong to two devices.
+    other, _ = strata.create_device("coaps-psk-2")
+    status, body = strata.call("POST", f"/api/devices/{other}/credentials/psk",
+                               {"identity": "sensor-psk-1"})
+    assert status == 409, body
+
+
+def test_rpc_notifications_travel_over_dtls(strata):
+    device_id, _ = strata.create_device("coaps-rpc")
+    add_psk(strata, device_id, "sensor-psk-rpc")
+    proc = subprocess.Popen(
+        [DTLS_CLIENT, "-m", "get", "-s", "6", "-B", "8", "-u", "sensor-psk-rpc", "-k", PSK,
+         f"coaps://127.0.0.1:{strata.coaps_port}/api/v1/rpc"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: strata.call("GET", f"/api/devices/{device_id}")[1]
+                 .get("connectivity", {}).get("last_seen_at"))
+        time.sleep(0.5)
+        status, call = strata.call("POST", f"/api/devices/{device_id}/rpc",
+                                   {"method": "blink", "params": {"n": 3}, "oneway": True})
+        assert status == 200 and call["status"] == "successful", call
+    finally:
+        out, err = proc.communicate(timeout=20)
+    assert '"method":"blink"' in out, (out, err)

@@ -10,9 +10,11 @@
 //! - [`mqtt`]: the MQTT broker against Mosquitto in the same run (p2p, fan-in, fan-out, idle).
 //! - [`rules`]: ingest through 0, 10 and 100 active rules.
 //! - [`coap`]: CoAP GET requests/s against Strata and libcoap's server in the same run.
+//! - [`lwm2m`]: LwM2M registrations/s and memory per registration with many clients held.
 
 pub mod coap;
 pub mod ingest;
+pub mod lwm2m;
 pub mod mqtt;
 mod mqtt_client;
 pub mod rules;
@@ -38,6 +40,11 @@ enum Scenario {
     Rules(rules::RulesArgs),
     /// CoAP GET requests/s side by side with libcoap's coap-server.
     Coap(coap::CoapArgs),
+    /// LwM2M registrations/s and server memory per registration.
+    Lwm2m(lwm2m::Lwm2mArgs),
+    /// Internal: registers and holds LwM2M clients for `bench lwm2m`.
+    #[command(hide = true)]
+    Lwm2mClients(lwm2m::ClientsArgs),
     /// Internal: holds idle MQTT connections for `bench mqtt` (one process per ~9,500).
     #[command(hide = true)]
     MqttIdleClient(mqtt::IdleClientArgs),
@@ -50,6 +57,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         Scenario::Mqtt(a) => mqtt::run(a),
         Scenario::Rules(a) => rules::run(a),
         Scenario::Coap(a) => coap::run(a),
+        Scenario::Lwm2m(a) => lwm2m::run(a),
+        Scenario::Lwm2mClients(a) => lwm2m::run_clients(a),
         Scenario::MqttIdleClient(a) => mqtt::run_idle_client(a),
     }
 }

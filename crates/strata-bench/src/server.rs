@@ -38,6 +38,8 @@ impl Server {
             .arg("127.0.0.1:0")
             .arg("--coap-listen")
             .arg("127.0.0.1:0")
+            .arg("--coaps-listen")
+            .arg("127.0.0.1:0")
             .arg("--log-level")
             .arg("warn")
             .env("STRATA_ADMIN_PASSWORD", ADMIN_PASSWORD)

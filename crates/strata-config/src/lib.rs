@@ -109,6 +109,41 @@ pub struct CoapConfig {
     /// separate response (RFC 7252 §5.2.2).
     #[serde(with = "humantime_serde")]
     pub separate_response_after: Duration,
+    /// CoAP over DTLS 1.2 (`coaps://`).
+    pub dtls: CoapDtlsConfig,
+}
+
+/// CoAP over DTLS 1.2: devices authenticate with a pre-shared key or a client certificate
+/// registered as a device credential.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CoapDtlsConfig {
+    /// Run the DTLS listener.
+    pub enabled: bool,
+    /// UDP address; port 0 picks a free port (printed at start).
+    pub listen: SocketAddr,
+    /// Server certificate chain (PEM) for certificate-based handshakes; empty: PSK only.
+    pub cert_file: PathBuf,
+    /// Its private key (PEM).
+    pub key_file: PathBuf,
+    /// Most DTLS sessions held at once.
+    pub max_sessions: usize,
+    /// A session silent this long is dropped (the device handshakes again).
+    #[serde(with = "humantime_serde")]
+    pub session_idle: Duration,
+}
+
+impl Default for CoapDtlsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 5684)),
+            cert_file: PathBuf::new(),
+            key_file: PathBuf::new(),
+            max_sessions: 10_000,
+            session_idle: Duration::from_secs(600),
+        }
+    }
 }
 
 impl Default for CoapConfig {
@@ -119,6 +154,7 @@ impl Default for CoapConfig {
             max_body_bytes: 1024 * 1024,
             max_observations: 100_000,
             separate_response_after: Duration::from_millis(500),
+            dtls: CoapDtlsConfig::default(),
         }
     }
 }
@@ -536,6 +572,17 @@ impl Config {
                 "coap.max_body_bytes",
                 "must be from 1024 to 67108864 (64 MiB)",
             ));
+        }
+        if self.coap.dtls.cert_file.as_os_str().is_empty()
+            != self.coap.dtls.key_file.as_os_str().is_empty()
+        {
+            return Err(invalid(
+                "coap.dtls.key_file",
+                "set both coap.dtls.cert_file and coap.dtls.key_file, or neither (PSK only)",
+            ));
+        }
+        if self.coap.dtls.max_sessions == 0 {
+            return Err(invalid("coap.dtls.max_sessions", "must be at least 1"));
         }
         if self.coap.max_observations == 0 {
             return Err(invalid("coap.max_observations", "must be at least 1"));

@@ -42,7 +42,8 @@
 //!
 //! # Feature flags
 //!
-//! * `alloc`: reserved for allocation-using conveniences (none yet).
+//! * `alloc`: the LwM2M client ([`lwm2m`], on `strata-proto-coap`); the DSP and inference
+//!   paths never allocate either way.
 //! * `std` (implies `alloc`): implements `std::error::Error` for the error types.
 //!
 //! The crate `strata-edge-nostd-check` proves the default build has no `std` in its graph.
@@ -50,5 +51,7 @@
 
 pub mod container;
 pub mod dsp;
+#[cfg(feature = "alloc")]
+pub mod lwm2m;
 pub mod tflite;
 pub mod trust;

@@ -268,42 +268,47 @@ impl Lwm2mServer {
             method: Code::GET,
             path: Self::segments(&registration, &path),
             observe: Some(0),
+            observation: Some((endpoint.to_string(), path)),
             ..OutRequest::default()
         };
         let response = self.send(&registration, request).await?;
         Self::expect(&response, &[Code::CONTENT])?;
-        let records = self.decode(&path, &response)?;
-        if response.observe.is_some() {
-            if let Ok(mut o) = self.inner.observations.lock() {
-                // One observation per path: a new one replaces the old.
-                let old: Vec<(SocketAddr, Token)> = o
-                    .iter()
-                    .filter(|(_, ob)| ob.endpoint == endpoint && ob.path == path)
-                    .map(|(k, _)| *k)
-                    .collect();
-                for key in old {
-                    o.remove(&key);
-                    if let Some(t) = self.transport() {
-                        t.forget(key.0, key.1);
-                    }
-                }
-                o.insert(
-                    (registration.peer, response.token),
-                    Observation {
-                        endpoint: endpoint.to_string(),
-                        path,
-                    },
-                );
-            }
-        } else {
+        if response.observe.is_none() {
             return Err(Lwm2mError::Client {
                 code: response.code,
                 message: "the client answered without Observe: it does not observe this path"
                     .into(),
             });
         }
+        let records = self.decode(&path, &response)?;
         self.report(endpoint, &path, &records).await;
         Ok(records)
+    }
+
+    /// Records an observation the listener saw start (a success response with Observe to an
+    /// observe request), replacing an older one of the same path.
+    pub fn observation_started(&self, peer: SocketAddr, token: Token, endpoint: &str, path: Path) {
+        let Ok(mut o) = self.inner.observations.lock() else {
+            return;
+        };
+        let old: Vec<(SocketAddr, Token)> = o
+            .iter()
+            .filter(|(k, ob)| ob.endpoint == endpoint && ob.path == path && **k != (peer, token))
+            .map(|(k, _)| *k)
+            .collect();
+        for key in old {
+            o.remove(&key);
+            if let Some(t) = self.transport() {
+                t.forget(key.0, key.1);
+            }
+        }
+        o.insert(
+            (peer, token),
+            Observation {
+                endpoint: endpoint.to_string(),
+                path,
+            },
+        );
     }
 
     /// Cancels an observation (the client stops notifying; LwM2M Core §6.4.2).

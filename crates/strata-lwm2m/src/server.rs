@@ -500,11 +500,14 @@ impl Lwm2mServer {
                     .ok_or_else(|| Lwm2mError::NotRegistered(endpoint.to_string()))?;
                 (r, awake)
             };
+            // Armed before the check, so a wake-up between the two is not missed.
+            let notified = awake.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
             if registration.is_awake(self.now()) {
                 return Ok(registration);
             }
             // Held until the device wakes (its next update or any message).
-            let notified = awake.notified();
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
                 return Err(Lwm2mError::Asleep(self.inner.config.queue_wait.as_secs()));
             }

@@ -30,6 +30,9 @@ pub struct OutRequest {
     pub block2: Option<BlockValue>,
     /// Payload.
     pub payload: Vec<u8>,
+    /// For an observe request: the endpoint and path, so the listener can hand later
+    /// notifications over even before the caller has seen the first response.
+    pub observation: Option<(String, strata_proto_coap::lwm2m::Path)>,
 }
 
 impl Default for OutRequest {
@@ -44,6 +47,7 @@ impl Default for OutRequest {
             block1: None,
             block2: None,
             payload: Vec::new(),
+            observation: None,
         }
     }
 }

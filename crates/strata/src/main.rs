@@ -4,10 +4,12 @@
 //! - `strata config check|show` validates and prints the effective configuration.
 //! - `strata bench ...` runs the benchmark harness against a real server.
 //! - `strata model keygen|pack|inspect` makes encrypted, signed model containers for devices.
+//! - `strata device simulate lwm2m` runs a simulated LwM2M device against a server.
 //!
 //! Exit codes: 0 success, 1 runtime failure, 2 bad command line, 78 bad configuration.
 
 mod coap;
+mod device;
 mod device_topics;
 mod model;
 mod mqtt;
@@ -51,6 +53,9 @@ enum Command {
     /// Encrypted, signed model containers for devices: keygen, pack, inspect.
     #[command(subcommand)]
     Model(model::ModelCommand),
+    /// Simulated devices: `strata device simulate lwm2m`.
+    #[command(subcommand)]
+    Device(device::DeviceCommand),
 }
 
 #[derive(Subcommand)]
@@ -79,6 +84,9 @@ pub(crate) struct ConfigArgs {
     /// CoAP (UDP) listen address, e.g. 127.0.0.1:5683 (overrides `coap.listen`).
     #[arg(long)]
     coap_listen: Option<String>,
+    /// CoAP over DTLS listen address, e.g. 127.0.0.1:5684 (overrides `coap.dtls.listen`).
+    #[arg(long)]
+    coaps_listen: Option<String>,
     /// Log filter, e.g. `info` or `debug,hyper=info` (overrides `log.level`).
     #[arg(long)]
     log_level: Option<String>,
@@ -109,6 +117,9 @@ impl ConfigArgs {
         }
         if let Some(listen) = &self.coap_listen {
             loader.set("coap.listen", listen.clone());
+        }
+        if let Some(listen) = &self.coaps_listen {
+            loader.set("coap.dtls.listen", listen.clone());
         }
         if let Some(level) = &self.log_level {
             loader.set("log.level", level.clone());
@@ -158,6 +169,14 @@ fn main() -> ExitCode {
             Ok(false) => ExitCode::FAILURE,
             Err(e) => {
                 eprintln!("strata model: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Device(command) => match device::run(command) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(e) => {
+                eprintln!("strata device: {e:#}");
                 ExitCode::FAILURE
             }
         },

@@ -131,9 +131,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         } else {
             None
         };
-        let addr = crate::coap::start(&coap, &platform, server.clone()).await?;
+        let started = crate::coap::start(&coap, &platform, server.clone()).await?;
+        let addr = started.plain;
         println!("strata: CoAP listening on coap://{addr}");
         tracing::info!(%addr, "CoAP listening");
+        if let Some(secure) = started.secure {
+            println!("strata: CoAP over DTLS listening on coaps://{secure}");
+            tracing::info!(addr = %secure, "CoAP over DTLS listening");
+        }
         if let Some(server) = server {
             server.set_server_uri(&format!("coap://{addr}"));
             let s = server.clone();

@@ -6,6 +6,7 @@
 //! devices (a confirmable request waiting longer than `coap.separate_response_after` gets
 //! an empty ACK, then a separate response).
 
+mod dtls;
 mod lwm2m;
 mod observations;
 mod resources;
@@ -120,6 +121,13 @@ pub(crate) enum Command {
     Forget { peer: SocketAddr, token: Token },
 }
 
+/// A request of ours waiting for its response.
+struct Pending {
+    reply: oneshot::Sender<Result<InResponse, TransportError>>,
+    /// Endpoint and path of an observe request.
+    observation: Option<(String, strata_proto_coap::lwm2m::Path)>,
+}
+
 /// Names a request body or response body of one client: peer and Uri-Path.
 pub(crate) type BodyKey = (SocketAddr, Vec<String>);
 
@@ -140,6 +148,8 @@ pub(crate) struct Request {
     pub(crate) block1: Option<BlockValue>,
     pub(crate) block2: Option<BlockValue>,
     pub(crate) payload: Vec<u8>,
+    /// The device the DTLS session authenticated, if any.
+    pub(crate) device: Option<strata_store::DeviceIdentity>,
 }
 
 /// What the handlers share.
@@ -156,7 +166,7 @@ pub(crate) async fn start(
     config: &CoapConfig,
     platform: &Platform,
     lwm2m: Option<Lwm2mServer>,
-) -> anyhow::Result<SocketAddr> {
+) -> anyhow::Result<Started> {
     let socket = UdpSocket::bind(config.listen).await.with_context(|| {
         format!(
             "cannot listen for CoAP on udp {} (in use? choose another with --coap-listen, or \
@@ -165,21 +175,62 @@ pub(crate) async fn start(
         )
     })?;
     let local = socket.local_addr()?;
-    let (commands, rx) = mpsc::unbounded_channel();
-    let observations = Arc::new(Observations::new(config.max_observations, commands.clone()));
+    let observations = Arc::new(Observations::new(config.max_observations));
     platform.add_device_link(Arc::new(CoapLink {
         observations: Arc::clone(&observations),
     }));
+    let plain = spawn_listener(config, platform, lwm2m.clone(), &observations, socket, None);
     if let Some(server) = &lwm2m {
-        server.set_transport(Arc::new(lwm2m::CoapTransport {
-            commands: commands.clone(),
-        }));
+        // LwM2M traffic of ours goes over plain CoAP (LwM2M over DTLS is not offered yet).
+        server.set_transport(Arc::new(lwm2m::CoapTransport { commands: plain }));
     }
+    let mut secure = None;
+    if config.dtls.enabled {
+        let socket = UdpSocket::bind(config.dtls.listen).await.with_context(|| {
+            format!(
+                "cannot listen for CoAP over DTLS on udp {} (in use? choose another with \
+                 --coaps-listen, or set coap.dtls.enabled = false)",
+                config.dtls.listen
+            )
+        })?;
+        secure = Some(socket.local_addr()?);
+        let layer = dtls::DtlsLayer::new(
+            platform.clone(),
+            &config.dtls.cert_file,
+            &config.dtls.key_file,
+            config.dtls.max_sessions,
+            config.dtls.session_idle,
+        )?;
+        spawn_listener(config, platform, None, &observations, socket, Some(layer));
+    }
+    Ok(Started {
+        plain: local,
+        secure,
+    })
+}
+
+/// Where the listeners listen.
+pub(crate) struct Started {
+    /// Plain CoAP.
+    pub(crate) plain: SocketAddr,
+    /// CoAP over DTLS, when enabled.
+    pub(crate) secure: Option<SocketAddr>,
+}
+
+fn spawn_listener(
+    config: &CoapConfig,
+    platform: &Platform,
+    lwm2m: Option<Lwm2mServer>,
+    observations: &Arc<Observations>,
+    socket: UdpSocket,
+    dtls: Option<dtls::DtlsLayer>,
+) -> mpsc::UnboundedSender<Command> {
+    let (commands, rx) = mpsc::unbounded_channel();
     let context = Arc::new(Context {
         platform: platform.clone(),
         lwm2m,
-        observations,
-        commands,
+        observations: Arc::clone(observations),
+        commands: commands.clone(),
         attribute_watcher: std::sync::Mutex::new(None),
     });
     let endpoint = Endpoint::new(EndpointConfig {
@@ -195,12 +246,13 @@ pub(crate) async fn start(
         kept: HashMap::new(),
         pending: HashMap::new(),
         context,
+        dtls,
         // Handles looked up once: the registry lookup per datagram showed in profiles.
         received: metrics::counter!("strata_coap_datagrams_received_total"),
         sent: metrics::counter!("strata_coap_datagrams_sent_total"),
     };
     tokio::spawn(listener.run(rx));
-    Ok(local)
+    commands
 }
 
 struct Listener {
@@ -210,8 +262,10 @@ struct Listener {
     blocks: Block1Assembler<BodyKey>,
     kept: HashMap<BodyKey, (u64, Reply)>,
     /// Requests of ours waiting for their response.
-    pending: HashMap<(SocketAddr, Token), oneshot::Sender<Result<InResponse, TransportError>>>,
+    pending: HashMap<(SocketAddr, Token), Pending>,
     context: Arc<Context>,
+    /// DTLS sessions, on the `coaps://` listener.
+    dtls: Option<dtls::DtlsLayer>,
     received: metrics::Counter,
     sent: metrics::Counter,
 }
@@ -231,11 +285,11 @@ impl Listener {
             tokio::select! {
                 received = self.socket.recv_from(&mut buf) => match received {
                     Ok((n, peer)) => {
-                        self.datagram(peer, &buf[..n]);
+                        self.receive(peer, &buf[..n]).await;
                         // Drain what else is queued before sending (fewer wake-ups).
                         for _ in 1..BURST {
                             match self.socket.try_recv_from(&mut buf) {
-                                Ok((n, peer)) => self.datagram(peer, &buf[..n]),
+                                Ok((n, peer)) => self.receive(peer, &buf[..n]).await,
                                 Err(_) => break,
                             }
                         }
@@ -259,6 +313,9 @@ impl Listener {
                     let now = self.now();
                     self.endpoint.handle_timeout(now);
                     self.blocks.expire(now, KEEP_MS);
+                    if let Some(layer) = &mut self.dtls {
+                        layer.expire();
+                    }
                     self.kept.retain(|_, (at, _)| now.saturating_sub(*at) < KEEP_MS);
                 }
             }
@@ -270,12 +327,14 @@ impl Listener {
         while let Some(event) = self.endpoint.poll_event() {
             match event {
                 Event::Reset { peer, token } | Event::TimedOut { peer, token } => {
-                    if let Some(reply) = self.pending.remove(&(peer, token)) {
-                        let _ = reply.send(Err(if matches!(event, Event::Reset { .. }) {
-                            TransportError::Reset
-                        } else {
-                            TransportError::TimedOut
-                        }));
+                    if let Some(pending) = self.pending.remove(&(peer, token)) {
+                        let _ = pending
+                            .reply
+                            .send(Err(if matches!(event, Event::Reset { .. }) {
+                                TransportError::Reset
+                            } else {
+                                TransportError::TimedOut
+                            }));
                     } else if self.context.observations.remove(peer, token).is_some() {
                         tracing::debug!(%peer, "CoAP observer gone");
                     }
@@ -285,9 +344,32 @@ impl Listener {
         }
         while let Some(transmit) = self.endpoint.poll_transmit() {
             self.sent.increment(1);
-            if let Err(e) = self.socket.send_to(&transmit.data, transmit.peer).await {
-                tracing::debug!(peer = %transmit.peer, error = %e, "CoAP send failed");
+            let records = match &mut self.dtls {
+                Some(layer) => layer.outgoing(transmit.peer, &transmit.data),
+                None => vec![transmit.data],
+            };
+            for data in records {
+                if let Err(e) = self.socket.send_to(&data, transmit.peer).await {
+                    tracing::debug!(peer = %transmit.peer, error = %e, "CoAP send failed");
+                }
             }
+        }
+    }
+
+    /// A datagram from the socket: decrypted first on the DTLS listener.
+    async fn receive(&mut self, peer: SocketAddr, data: &[u8]) {
+        let Some(layer) = &mut self.dtls else {
+            self.datagram(peer, data);
+            return;
+        };
+        let out = layer.incoming(peer, data);
+        for reply in &out.replies {
+            if let Err(e) = self.socket.send_to(reply, peer).await {
+                tracing::debug!(%peer, error = %e, "DTLS send failed");
+            }
+        }
+        for message in &out.plaintext {
+            self.datagram(peer, message);
         }
     }
 
@@ -302,8 +384,16 @@ impl Listener {
                 message,
             } => {
                 let response = lwm2m::in_response(token, &message);
-                if let Some(reply) = self.pending.remove(&(peer, token)) {
-                    let _ = reply.send(Ok(response));
+                if let Some(pending) = self.pending.remove(&(peer, token)) {
+                    if let (Some((endpoint, path)), Some(server)) =
+                        (&pending.observation, &self.context.lwm2m)
+                        && response.code.is_success()
+                        && response.observe.is_some()
+                    {
+                        // Known before any notification can arrive.
+                        server.observation_started(peer, token, endpoint, *path);
+                    }
+                    let _ = pending.reply.send(Ok(response));
                 } else if !self
                     .context
                     .lwm2m
@@ -418,6 +508,7 @@ impl Listener {
             block1,
             block2,
             payload,
+            device: self.dtls.as_ref().and_then(|d| d.device(peer)),
         };
         let Some(request) = self.lwm2m_request(now, request) else {
             return;
@@ -517,7 +608,9 @@ impl Listener {
                         lwm2m::write_request(w, &request)
                     }) {
                     Ok(token) => {
-                        self.pending.insert((peer, token), reply);
+                        let observation = request.observation;
+                        self.pending
+                            .insert((peer, token), Pending { reply, observation });
                     }
                     Err(_) => {
                         let _ = reply.send(Err(TransportError::Encode));

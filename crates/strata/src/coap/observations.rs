@@ -27,6 +27,8 @@ pub(crate) enum Watched {
 }
 
 struct Observation {
+    /// The listener (plain or DTLS) the observer talks to.
+    commands: mpsc::UnboundedSender<Command>,
     peer: SocketAddr,
     token: Token,
     watched: Watched,
@@ -42,7 +44,6 @@ const PER_DEVICE: usize = 16;
 pub(crate) struct Observations {
     inner: Mutex<Inner>,
     max: usize,
-    commands: mpsc::UnboundedSender<Command>,
 }
 
 #[derive(Default)]
@@ -61,11 +62,10 @@ pub(crate) enum Registered {
 }
 
 impl Observations {
-    pub(crate) fn new(max: usize, commands: mpsc::UnboundedSender<Command>) -> Self {
+    pub(crate) fn new(max: usize) -> Self {
         Observations {
             inner: Mutex::new(Inner::default()),
             max,
-            commands,
         }
     }
 
@@ -73,6 +73,7 @@ impl Observations {
     pub(crate) fn register(
         &self,
         identity: DeviceIdentity,
+        commands: &mpsc::UnboundedSender<Command>,
         peer: SocketAddr,
         token: Token,
         watched: Watched,
@@ -105,6 +106,7 @@ impl Observations {
         let mut sequence = Sequence::new(1);
         let first = sequence.next_value();
         list.push(Observation {
+            commands: commands.clone(),
             peer,
             token,
             watched,
@@ -179,7 +181,7 @@ impl Observations {
                 sequence: o.sequence.next_value(),
                 payload: payload.to_vec(),
             };
-            sent |= self.commands.send(command).is_ok();
+            sent |= o.commands.send(command).is_ok();
         }
         sent
     }
@@ -196,7 +198,7 @@ impl Observations {
         inner.count -= list.len();
         for o in &list {
             inner.by_token.remove(&(o.peer, o.token));
-            let _ = self.commands.send(Command::Revoked {
+            let _ = o.commands.send(Command::Revoked {
                 peer: o.peer,
                 token: o.token,
             });

@@ -137,13 +137,22 @@ pub(crate) enum After {
 
 /// Handles a device API request.
 pub(crate) async fn handle(context: &Arc<Context>, request: Request) -> (Reply, Option<After>) {
-    let [_, _, token, rest @ ..] = request.path.as_slice() else {
-        return (Reply::error(Code::NOT_FOUND, "no such resource"), None);
-    };
     let platform = &context.platform;
-    let device = match platform.authenticate_device(token).await {
-        Ok(d) => d,
-        Err(e) => return (error_reply(&e), None),
+    let (device, rest) = match (request.device, request.path.as_slice()) {
+        // Over DTLS the session names the device: no token in the path.
+        (Some(device), [_, _, first, rest @ ..])
+            if matches!(
+                first.as_str(),
+                "telemetry" | "attributes" | "rpc" | "shadows"
+            ) =>
+        {
+            (device, &request.path[2..])
+        }
+        (_, [_, _, token, rest @ ..]) => match platform.authenticate_device(token).await {
+            Ok(d) => (d, rest),
+            Err(e) => return (error_reply(&e), None),
+        },
+        _ => return (Reply::error(Code::NOT_FOUND, "no such resource"), None),
     };
     let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
     let result = match (request.method, rest.as_slice()) {
@@ -261,10 +270,13 @@ fn observe_request(
 ) -> Option<u32> {
     match request.observe {
         Some(observe::REGISTER) => {
-            match context
-                .observations
-                .register(*device, request.id.peer, request.id.token, watched)
-            {
+            match context.observations.register(
+                *device,
+                &context.commands,
+                request.id.peer,
+                request.id.token,
+                watched,
+            ) {
                 Registered::Yes(sequence) => Some(sequence),
                 // Answer without Observe: the client knows it is not observing (RFC 7641
                 // §4.1).

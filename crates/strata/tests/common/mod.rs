@@ -41,6 +41,8 @@ impl Server {
             .arg("127.0.0.1:0")
             .arg("--coap-listen")
             .arg("127.0.0.1:0")
+            .arg("--coaps-listen")
+            .arg("127.0.0.1:0")
             .env("STRATA_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("STRATA_LOG__LEVEL", "warn")
             .stdout(Stdio::piped())
