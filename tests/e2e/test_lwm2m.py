@@ -173,9 +173,30 @@ def test_write_execute_discover_attributes_create_delete(device):
     assert strata.call("GET", "/api/lwm2m/clients/nobody/objects/3/0")[0] == 404
 
 
+def listen_events(strata, kinds, want, found):
+    """Collects `want` SSE events of `kinds` into `found` (runs in a thread)."""
+    import urllib.request
+    req = urllib.request.Request(f"{strata.http}/api/events?kinds={kinds}")
+    req.add_header("Authorization", f"Bearer {strata.token}")
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        for raw in resp:
+            line = raw.decode().rstrip("\n")
+            if line.startswith("data:"):
+                event = json.loads(line.split(":", 1)[1])
+                if want(event):
+                    found.append(event)
+                    return
+
+
 def test_observe_notifications_become_telemetry(device):
     strata, device_id, _ = device
     base = "/api/lwm2m/clients/lw-node-1"
+    found = []
+    listener = threading.Thread(target=listen_events, daemon=True, args=(
+        strata, "lwm2m", lambda e: e["data"].get("event") == "notification"
+        and e["data"].get("path") == "/3303/0/5700", found))
+    listener.start()
+    time.sleep(0.3)
     status, body = strata.call("POST", f"{base}/observe/3303/0/5700")
     assert status == 200, body
     first = values(body)["/3303/0/5700"]
@@ -184,6 +205,9 @@ def test_observe_notifications_become_telemetry(device):
     assert isinstance(latest["3303/0/5700"]["value"], float)
     client = strata.call("GET", f"{base}")[1]
     assert client["observations"] == ["/3303/0/5700"], client
+    listener.join(timeout=15)
+    assert found and found[0]["device_id"] == device_id, found
+    assert found[0]["data"]["endpoint"] == "lw-node-1"
     assert strata.call("DELETE", f"{base}/observe/3303/0/5700")[0] == 204
     assert strata.call("DELETE", f"{base}/observe/3303/0/5700")[0] == 404
 

@@ -46,6 +46,9 @@ pub struct CoapArgs {
     /// Also write the Markdown table to this file.
     #[arg(long)]
     markdown: Option<PathBuf>,
+    /// Also write an SVG bar chart of requests/s and CPU per request to this file.
+    #[arg(long)]
+    svg: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -342,5 +345,79 @@ async fn run_async(args: CoapArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.markdown {
         std::fs::write(path, &table).with_context(|| format!("cannot write {}", path.display()))?;
     }
+    if let Some(path) = &args.svg {
+        std::fs::write(path, svg_chart(&results))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     Ok(())
+}
+
+/// Two groups of horizontal bars: requests/s and server CPU µs per request, per server.
+fn svg_chart(results: &[(Kind, Figures)]) -> String {
+    let (width, label_w, bar_h) = (640.0, 200.0, 22.0);
+    let max_rps = results
+        .iter()
+        .map(|(_, f)| f.throughput)
+        .fold(1.0, f64::max);
+    let max_cpu = results
+        .iter()
+        .map(|(_, f)| f.cpu_per_100k)
+        .fold(1e-9, f64::max);
+    let span = width - label_w - 120.0;
+    let mut s = String::new();
+    let rows = results.len() as f64;
+    let height = 60.0 + 2.0 * (rows * (bar_h + 6.0) + 30.0);
+    let _ = writeln!(
+        s,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" \
+         font-family=\"sans-serif\" font-size=\"12\">\n<text x=\"10\" y=\"20\" \
+         font-size=\"14\">CoAP GET, confirmable, the same load generator for both \
+         servers</text>"
+    );
+    let mut y = 40.0;
+    for (title, value, max, unit, digits) in [
+        ("requests/s (more is better)", 0usize, max_rps, "", 0usize),
+        (
+            "server CPU µs per request (less is better)",
+            1,
+            max_cpu,
+            " µs",
+            1,
+        ),
+    ] {
+        let _ = writeln!(
+            s,
+            "<text x=\"10\" y=\"{}\" font-weight=\"bold\">{title}</text>",
+            y + 12.0
+        );
+        y += 20.0;
+        for (kind, f) in results {
+            let v = if value == 0 {
+                f.throughput
+            } else {
+                f.cpu_per_100k * 10.0
+            };
+            let m = if value == 0 { max } else { max * 10.0 };
+            let color = if *kind == Kind::Strata {
+                "#2b7bb9"
+            } else {
+                "#999"
+            };
+            let w = (v / m) * span;
+            let _ = writeln!(
+                s,
+                "<text x=\"10\" y=\"{:.1}\">{}</text><rect x=\"{label_w}\" y=\"{y:.1}\" \
+                 width=\"{w:.1}\" height=\"{bar_h}\" fill=\"{color}\"/><text x=\"{:.1}\" \
+                 y=\"{:.1}\">{v:.digits$}{unit}</text>",
+                y + 15.0,
+                kind.name(),
+                label_w + w + 6.0,
+                y + 15.0
+            );
+            y += bar_h + 6.0;
+        }
+        y += 10.0;
+    }
+    s.push_str("</svg>\n");
+    s
 }

@@ -18,8 +18,8 @@ use crate::extract::{ApiQuery, Auth};
 /// Which events.
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct EventQuery {
-    /// Comma-separated kinds: telemetry, attributes, shadow, connect, disconnect, alarm
-    /// (default: all).
+    /// Comma-separated kinds: telemetry, attributes, shadow, connect, disconnect, alarm,
+    /// lwm2m (registrations and notifications) (default: all).
     kinds: Option<String>,
     /// Only this device's.
     device_id: Option<Uuid>,
