@@ -321,13 +321,42 @@ def test_bad_registration_requests_get_the_right_codes(strata):
     assert code_of(raw(port, request(2, 5, ["rd", "nope"], [], b""))) == "4.04"
     assert code_of(raw(port, request(4, 6, ["rd", "nope"]))) == "4.04"
     assert code_of(raw(port, request(1, 7, ["rd"]))) == "4.05"
-    # A good registration, then its update and de-registration.
-    reply = raw(port, request(2, 8, ["rd"], ["ep=lw-raw", "lt=60", "lwm2m=1.1"], b"</1/0>,</3/0>"))
-    assert code_of(reply) == "2.01", reply
-    status, client = strata.call("GET", "/api/lwm2m/clients/lw-raw")
-    assert status == 200
-    rid = client["registration_id"]
-    assert code_of(raw(port, request(2, 9, ["rd", rid], ["lt=120"]))) == "2.04"
-    assert strata.call("GET", "/api/lwm2m/clients/lw-raw")[1]["lifetime"] == 120
-    assert code_of(raw(port, request(4, 10, ["rd", rid]))) == "2.02"
-    assert strata.call("GET", "/api/lwm2m/clients/lw-raw")[0] == 404
+    # A good registration, then its update and de-registration, all from one address.
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(5)
+
+    def same(datagram):
+        s.sendto(datagram, ("127.0.0.1", port))
+        return s.recvfrom(4096)[0]
+    try:
+        reply = same(request(2, 8, ["rd"], ["ep=lw-raw", "lt=60", "lwm2m=1.1"], b"</1/0>,</3/0>"))
+        assert code_of(reply) == "2.01", reply
+        status, client = strata.call("GET", "/api/lwm2m/clients/lw-raw")
+        assert status == 200
+        rid = client["registration_id"]
+        assert len(rid) >= 16
+        # Another address may neither update nor de-register it (4.03).
+        assert code_of(raw(port, request(2, 9, ["rd", rid], ["lt=120"]))) == "4.03"
+        assert code_of(raw(port, request(4, 10, ["rd", rid]))) == "4.03"
+        assert code_of(same(request(2, 11, ["rd", rid], ["lt=120"]))) == "2.04"
+        assert strata.call("GET", "/api/lwm2m/clients/lw-raw")[1]["lifetime"] == 120
+        assert code_of(same(request(4, 12, ["rd", rid]))) == "2.02"
+        assert strata.call("GET", "/api/lwm2m/clients/lw-raw")[0] == 404
+    finally:
+        s.close()
+    # Bootstrap is only for assigned endpoints.
+    assert code_of(raw(port, request(2, 13, ["bs"], ["ep=stranger"]))) == "4.03"
+
+
+def test_revoking_the_endpoint_credential_ends_the_registration(strata):
+    device_id = assign(strata, "lw-revoked")
+    sim = Sim(strata, "lw-revoked", "--lifetime", "30")
+    try:
+        sim.wait("registered")
+        creds = strata.call("GET", f"/api/devices/{device_id}/credentials")[1]
+        lwm2m = [c for c in creds if c["kind"] == "lwm2m_endpoint"]
+        assert strata.call("DELETE", f"/api/devices/{device_id}/credentials/{lwm2m[0]['id']}")[0] == 204
+        wait_for(lambda: strata.call("GET", "/api/lwm2m/clients/lw-revoked")[0] == 404)
+        assert strata.call("GET", f"/api/devices/{device_id}")[1]["connectivity"]["online"] is False
+    finally:
+        sim.stop()

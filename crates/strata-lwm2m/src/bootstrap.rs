@@ -16,27 +16,55 @@ use crate::transport::{OutRequest, TransportError};
 const SHORT_SERVER_ID: i64 = 1;
 
 impl Lwm2mServer {
-    /// Handles `POST /bs?ep=...`: acknowledges at once and bootstraps the client in the
+    /// Handles `POST /bs?ep=...`: refuses endpoints not assigned to a device (unless
+    /// unknown endpoints are allowed), acknowledges, and bootstraps the client in the
     /// background.
-    pub fn handle_bootstrap(&self, peer: SocketAddr, method: Code, queries: &[Vec<u8>]) -> RdReply {
+    pub async fn handle_bootstrap(
+        &self,
+        peer: SocketAddr,
+        method: Code,
+        queries: &[Vec<u8>],
+    ) -> RdReply {
+        let refused = |code, text: &str| RdReply {
+            code,
+            location: Vec::new(),
+            payload: text.as_bytes().to_vec(),
+        };
         if method != Code::POST {
-            return RdReply {
-                code: Code::METHOD_NOT_ALLOWED,
-                location: Vec::new(),
-                payload: b"request bootstrap with POST /bs?ep=<name>".to_vec(),
-            };
+            return refused(
+                Code::METHOD_NOT_ALLOWED,
+                "request bootstrap with POST /bs?ep=<name>",
+            );
         }
         let endpoint = queries.iter().find_map(|q| {
             let q = std::str::from_utf8(q).ok()?;
             q.strip_prefix("ep=").map(str::to_string)
         });
         let Some(endpoint) = endpoint.filter(|e| !e.is_empty() && e.len() <= 256) else {
-            return RdReply {
-                code: Code::BAD_REQUEST,
-                location: Vec::new(),
-                payload: b"bootstrap request without endpoint name (ep)".to_vec(),
-            };
+            return refused(
+                Code::BAD_REQUEST,
+                "bootstrap request without endpoint name (ep)",
+            );
         };
+        // Only devices we know get configured: otherwise a spoofed request would make this
+        // server send a stream of requests to any address.
+        if !self.config().allow_unknown_endpoints {
+            match self
+                .inner
+                .platform
+                .device_for_lwm2m_endpoint(&endpoint)
+                .await
+            {
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    return refused(
+                        Code::FORBIDDEN,
+                        "endpoint not assigned to a device; add it with POST /api/devices/{id}/credentials/lwm2m",
+                    );
+                }
+                Err(_) => return refused(Code::SERVICE_UNAVAILABLE, "storage unavailable; retry"),
+            }
+        }
         let server = self.clone();
         tokio::spawn(async move {
             match server.bootstrap(peer).await {
@@ -51,6 +79,28 @@ impl Lwm2mServer {
         }
     }
 
+    /// The instance IDs of `object` the client has (Bootstrap-Discover).
+    async fn instances(&self, peer: SocketAddr, object: u16) -> Result<Vec<u16>, Lwm2mError> {
+        let request = OutRequest {
+            method: Code::GET,
+            path: vec![object.to_string()],
+            accept: Some(option::format::LINK_FORMAT),
+            ..OutRequest::default()
+        };
+        let response = self.send_to(peer, request).await?;
+        if response.code != Code::CONTENT {
+            // Bootstrap-Discover is 1.1; a 1.0 client may refuse it.
+            return Ok(Vec::new());
+        }
+        let links = strata_proto_coap::link_format::parse(&response.payload).unwrap_or_default();
+        Ok(links
+            .iter()
+            .filter_map(|l| Path::parse(l.target).ok())
+            .filter(|p| p.object == object)
+            .filter_map(|p| p.instance)
+            .collect())
+    }
+
     async fn bootstrap(&self, peer: SocketAddr) -> Result<(), Lwm2mError> {
         // Bootstrap-Delete of everything the client allows (Security and Server instances).
         let delete = OutRequest {
@@ -59,6 +109,11 @@ impl Lwm2mServer {
         };
         let response = self.send_to(peer, delete).await?;
         Self::expect(&response, &[Code::DELETED])?;
+        // What survived the delete is the client's Bootstrap-Server account: write ours
+        // into free instance IDs instead of overwriting it.
+        let free = |used: &[u16]| (0u16..).find(|i| !used.contains(i)).unwrap_or(0);
+        let security_id = free(&self.instances(peer, 0).await?);
+        let server_id = free(&self.instances(peer, 1).await?);
         let config = self.config();
         let security = [
             (0u16, Value::String(self.server_uri())),
@@ -70,7 +125,7 @@ impl Lwm2mServer {
             (5, Value::Opaque(Vec::new())),
             (10, Value::Integer(SHORT_SERVER_ID)),
         ];
-        self.bootstrap_write(peer, Path::instance(0, 0), &security)
+        self.bootstrap_write(peer, Path::instance(0, security_id), &security)
             .await?;
         let server = [
             (0u16, Value::Integer(SHORT_SERVER_ID)),
@@ -78,7 +133,7 @@ impl Lwm2mServer {
             (6, Value::Boolean(true)),
             (7, Value::String("U".into())),
         ];
-        self.bootstrap_write(peer, Path::instance(1, 0), &server)
+        self.bootstrap_write(peer, Path::instance(1, server_id), &server)
             .await?;
         let finish = OutRequest {
             method: Code::POST,

@@ -64,7 +64,6 @@ pub struct Registry<P> {
     by_id: HashMap<String, Registration<P>>,
     by_endpoint: HashMap<String, String>,
     by_peer: HashMap<P, String>,
-    next: u64,
 }
 
 impl<P: Clone + Eq + Hash> Default for Registry<P> {
@@ -74,14 +73,14 @@ impl<P: Clone + Eq + Hash> Default for Registry<P> {
 }
 
 impl<P: Clone + Eq + Hash> Registry<P> {
-    /// An empty registry; `seed` makes registration IDs unpredictable across restarts.
+    /// An empty registry (`seed` is kept for API stability; IDs come from the OS RNG).
     pub fn new(seed: u64) -> Self {
+        let _ = seed;
         Registry {
             awake_ms: AWAKE_MS,
             by_id: HashMap::new(),
             by_endpoint: HashMap::new(),
             by_peer: HashMap::new(),
-            next: seed,
         }
     }
 
@@ -91,22 +90,19 @@ impl<P: Clone + Eq + Hash> Registry<P> {
     }
 
     fn new_id(&mut self) -> String {
-        // Short, unique while the server runs, not guessable from the endpoint name.
-        self.next = self
-            .next
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        let mut n = self.next >> 16;
-        let mut id = String::with_capacity(10);
+        // Random (about 95 bits): an ID is all a plain-CoAP client shows to update or
+        // de-register, so it must not be guessable from others.
+        use rand::Rng as _;
         const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
-        for _ in 0..10 {
-            id.push(DIGITS[(n % 62) as usize] as char);
-            n /= 62;
+        let mut rng = rand::rng();
+        loop {
+            let id: String = (0..16)
+                .map(|_| DIGITS[rng.random_range(0..DIGITS.len())] as char)
+                .collect();
+            if !self.by_id.contains_key(&id) {
+                return id;
+            }
         }
-        if self.by_id.contains_key(&id) {
-            return self.new_id();
-        }
-        id
     }
 
     /// Adds a registration; a client registering again under the same endpoint name

@@ -97,6 +97,8 @@ pub struct ClientInfo {
 }
 
 pub(crate) struct ClientState {
+    /// The registration this state belongs to.
+    pub(crate) registration: String,
     pub(crate) device: Option<DeviceIdentity>,
     pub(crate) awake: Arc<Notify>,
 }
@@ -125,6 +127,9 @@ pub(crate) struct Inner {
 pub struct Lwm2mServer {
     pub(crate) inner: Arc<Inner>,
 }
+
+/// Longest wait for a client's response to one request.
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(150);
 
 /// Block size for requests this server splits (1024 bytes).
 pub(crate) const SZX: u8 = 6;
@@ -214,7 +219,7 @@ impl Lwm2mServer {
                     Err(r) => RdReply::refused(r.code, r.message),
                 }
             }
-            (Code::DELETE, [rd, id]) if rd == "rd" => self.deregister(id),
+            (Code::DELETE, [rd, id]) if rd == "rd" => self.deregister(peer, id),
             (_, [rd] | [rd, _]) if rd == "rd" => {
                 RdReply::refused(Code::METHOD_NOT_ALLOWED, "register with POST /rd")
             }
@@ -257,9 +262,11 @@ impl Lwm2mServer {
             let state = clients
                 .entry(endpoint.clone())
                 .or_insert_with(|| ClientState {
+                    registration: registration.id.clone(),
                     device,
                     awake: Arc::new(Notify::new()),
                 });
+            state.registration = registration.id.clone();
             state.device = device;
             Arc::clone(&state.awake)
         };
@@ -279,6 +286,9 @@ impl Lwm2mServer {
     }
 
     fn update(&self, peer: SocketAddr, id: &str, params: RegisterParams) -> RdReply {
+        if let Some(refused) = self.foreign(peer, id) {
+            return refused;
+        }
         let now = self.now();
         let updated = match self.inner.registry.lock() {
             Ok(mut r) => r
@@ -299,7 +309,28 @@ impl Lwm2mServer {
         RdReply::ok(Code::CHANGED)
     }
 
-    fn deregister(&self, id: &str) -> RdReply {
+    /// Over plain CoAP the address is the client's only identity: an update or
+    /// de-registration must come from where the registration came from (a client whose
+    /// address changed registers again, as it does after a 4.03 or 4.04).
+    fn foreign(&self, peer: SocketAddr, id: &str) -> Option<RdReply> {
+        let owner = self
+            .inner
+            .registry
+            .lock()
+            .ok()
+            .and_then(|r| r.by_id(id).map(|x| x.peer))?;
+        (owner != peer).then(|| {
+            RdReply::refused(
+                Code::FORBIDDEN,
+                "this registration belongs to another address; register again",
+            )
+        })
+    }
+
+    fn deregister(&self, peer: SocketAddr, id: &str) -> RdReply {
+        if let Some(refused) = self.foreign(peer, id) {
+            return refused;
+        }
         let gone = self
             .inner
             .registry
@@ -318,10 +349,19 @@ impl Lwm2mServer {
     /// Cleans up after a registration ended (de-registered, expired or replaced).
     fn ended(&self, registration: &Registration<SocketAddr>, why: &'static str) {
         let device = self.client_device(&registration.endpoint);
-        if why != "replaced"
-            && let Ok(mut clients) = self.inner.clients.lock()
-        {
-            clients.remove(&registration.endpoint);
+        // Only if the client state is still this registration's: the endpoint may have
+        // registered again meanwhile.
+        let current = self.inner.clients.lock().is_ok_and(|mut clients| {
+            let mine = clients
+                .get(&registration.endpoint)
+                .is_some_and(|s| s.registration == registration.id);
+            if mine && why != "replaced" {
+                clients.remove(&registration.endpoint);
+            }
+            mine
+        });
+        if !current && why != "replaced" {
+            return;
         }
         if let Some(device) = &device {
             self.inner.platform.device_disconnected(device);
@@ -368,6 +408,37 @@ impl Lwm2mServer {
             ts: strata_platform::now_millis(),
             data: json!({"event": what, "endpoint": r.endpoint, "registration": r.id}),
         });
+    }
+
+    /// Ends the registrations of a device (its credentials were revoked or it was
+    /// deleted); returns how many.
+    pub fn disconnect_device(&self, device: uuid::Uuid) -> usize {
+        let endpoints: Vec<String> = self
+            .inner
+            .clients
+            .lock()
+            .map(|c| {
+                c.iter()
+                    .filter(|(_, s)| s.device.is_some_and(|d| d.device_id == device))
+                    .map(|(e, _)| e.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut n = 0;
+        for endpoint in endpoints {
+            let id = self
+                .inner
+                .registry
+                .lock()
+                .ok()
+                .and_then(|r| r.by_endpoint(&endpoint).map(|x| x.id.clone()));
+            let gone = id.and_then(|id| self.inner.registry.lock().ok()?.deregister(&id));
+            if let Some(registration) = gone {
+                self.ended(&registration, "revoked");
+                n += 1;
+            }
+        }
+        n
     }
 
     /// Drops registrations whose lifetime ran out, every few seconds, for ever.
@@ -522,7 +593,12 @@ impl Lwm2mServer {
     ) -> Result<InResponse, Lwm2mError> {
         let transport = self.transport().ok_or(TransportError::Closed)?;
         let reply = transport.request(registration.peer, request);
-        let response = reply.await.map_err(|_| TransportError::Closed)??;
+        // A client that acknowledged and then vanished never answers: give up after the
+        // exchange could possibly have completed (MAX_TRANSMIT_WAIT 93 s, plus slack).
+        let response = tokio::time::timeout(REQUEST_TIMEOUT, reply)
+            .await
+            .map_err(|_| TransportError::TimedOut)?
+            .map_err(|_| TransportError::Closed)??;
         self.wake(&registration.endpoint);
         Ok(response)
     }

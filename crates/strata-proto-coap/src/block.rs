@@ -225,6 +225,16 @@ impl<K: Ord> Block1Assembler<K> {
             .retain(|_, p| now.saturating_sub(p.touched) < idle);
     }
 
+    /// Unfinished transfers whose key matches (e.g. those of one peer).
+    pub fn count(&self, matches: impl Fn(&K) -> bool) -> usize {
+        self.partials.keys().filter(|k| matches(k)).count()
+    }
+
+    /// Bytes held by unfinished transfers.
+    pub fn held_bytes(&self) -> usize {
+        self.partials.values().map(|p| p.body.len()).sum()
+    }
+
     /// Unfinished transfers.
     pub fn len(&self) -> usize {
         self.partials.len()

@@ -207,7 +207,8 @@ pub struct Endpoint<P: Ord + Copy> {
     /// Unacknowledged notification per observation, to replace it with a newer one.
     notifications: BTreeMap<(P, Token), u16>,
     /// Requests this endpoint sent and still expects answers to (bool: observing).
-    open_requests: BTreeMap<(P, Token), bool>,
+    /// Requests this endpoint sent and still expects answers to: (observing, sent at).
+    open_requests: BTreeMap<(P, Token), (bool, u64)>,
     ack_deadlines: VecDeque<(u64, P, u16)>,
     next_sweep: u64,
     transmits: VecDeque<Transmit<P>>,
@@ -438,7 +439,7 @@ impl<P: Ord + Copy> Endpoint<P> {
         }
         match self.open_requests.get(&(peer, token)) {
             None => Received::Nothing,
-            Some(observing) => {
+            Some((observing, _)) => {
                 // One answer ends a plain request; an observation stays open while the
                 // responses carry Observe.
                 if !*observing || message.observe().is_none() || !message.code.is_success() {
@@ -578,6 +579,34 @@ impl<P: Ord + Copy> Endpoint<P> {
         Ok(())
     }
 
+    /// Sends a confirmable notification that is an event, not a state: it is never replaced
+    /// by a later one (each is retransmitted until acknowledged), so none is lost. RPC calls
+    /// delivered over observe need this.
+    pub fn notify_event<F>(
+        &mut self,
+        now: u64,
+        peer: P,
+        token: Token,
+        code: Code,
+        build: F,
+    ) -> Result<(), EncodeError>
+    where
+        F: FnOnce(&mut MessageWriter<'_>) -> Result<(), EncodeError>,
+    {
+        let message_id = self.message_id();
+        let mut data = Vec::new();
+        let mut w = MessageWriter::new(
+            &mut data,
+            MessageType::Con,
+            code,
+            message_id,
+            token.as_slice(),
+        )?;
+        build(&mut w)?;
+        self.track(now, peer, token, message_id, data, Kind::Notification);
+        Ok(())
+    }
+
     /// Sends a request with a fresh random token (returned). With `observe` the endpoint
     /// keeps accepting notifications for it until [`Endpoint::cancel`].
     pub fn request<F>(
@@ -610,7 +639,10 @@ impl<P: Ord + Copy> Endpoint<P> {
         let mut data = Vec::new();
         let mut w = MessageWriter::new(&mut data, mtype, code, message_id, token.as_slice())?;
         build(&mut w)?;
-        self.open_requests.insert((peer, token), observe);
+        self.open_requests.insert((peer, token), (observe, now));
+        if self.next_sweep <= now {
+            self.next_sweep = now + self.sweep_interval();
+        }
         if confirmable {
             self.track(now, peer, token, message_id, data, Kind::Request);
         } else {
@@ -729,6 +761,21 @@ impl<P: Ord + Copy> Endpoint<P> {
             let lifetime = self.config.exchange_lifetime;
             self.peers
                 .retain(|_, p| now.saturating_sub(p.last_seen) < lifetime);
+            // A request acknowledged empty whose separate response never came (the peer
+            // rebooted) would wait for ever: give up after the exchange lifetime.
+            let stale: Vec<(P, Token)> = self
+                .open_requests
+                .iter()
+                .filter(|(_, (observing, sent))| {
+                    !*observing && now.saturating_sub(*sent) >= lifetime
+                })
+                .map(|(k, _)| *k)
+                .collect();
+            for (peer, token) in stale {
+                self.open_requests.remove(&(peer, token));
+                self.forget_outgoing_request(peer, token);
+                self.events.push_back(Event::TimedOut { peer, token });
+            }
             self.next_sweep = now + self.sweep_interval();
         }
     }
@@ -740,7 +787,7 @@ impl<P: Ord + Copy> Endpoint<P> {
         if let Some(t) = self.timers.first() {
             next = Some(next.map_or(t.0, |n| n.min(t.0)));
         }
-        if !self.peers.is_empty() {
+        if !self.peers.is_empty() || !self.open_requests.is_empty() {
             next = Some(next.map_or(self.next_sweep, |n| n.min(self.next_sweep)));
         }
         next

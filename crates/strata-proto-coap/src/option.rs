@@ -42,12 +42,12 @@ pub const SIZE1: u16 = 60;
 pub const NO_RESPONSE: u16 = 258;
 
 /// Options this crate's users understand. An unknown *critical* (odd-numbered) option in a
-/// request must be answered with 4.02 Bad Option (RFC 7252 §5.4.1).
+/// request must be answered with 4.02 Bad Option (RFC 7252 §5.4.1). If-Match and
+/// If-None-Match are left out on purpose: nothing here evaluates them, and silently
+/// ignoring a condition would overwrite what the client meant to protect.
 pub const KNOWN: &[u16] = &[
-    IF_MATCH,
     URI_HOST,
     ETAG,
-    IF_NONE_MATCH,
     OBSERVE,
     URI_PORT,
     LOCATION_PATH,

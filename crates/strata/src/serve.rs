@@ -140,7 +140,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             tracing::info!(addr = %secure, "CoAP over DTLS listening");
         }
         if let Some(server) = server {
-            server.set_server_uri(&format!("coap://{addr}"));
+            if addr.ip().is_unspecified() && platform.config().lwm2m.server_uri.is_empty() {
+                tracing::warn!(
+                    %addr,
+                    "CoAP listens on all addresses: set lwm2m.server_uri to the address devices \
+                     reach, or bootstrap and firmware pull will hand them 127.0.0.1"
+                );
+                server.set_server_uri(&format!("coap://127.0.0.1:{}", addr.port()));
+            } else {
+                server.set_server_uri(&format!("coap://{addr}"));
+            }
             let s = server.clone();
             supervise("LwM2M expiry", move || s.clone().run_expiry());
             lwm2m = Some(server);

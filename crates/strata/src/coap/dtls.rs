@@ -34,7 +34,7 @@ use strata_store::DeviceIdentity;
 /// Largest DTLS record sent (fits IPv6's minimum MTU with room for headers).
 const MTU: u32 = 1200;
 /// A handshake that has not finished after this long is dropped.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Cipher suites: the CoAP mandatory PSK suite first, then stronger PSK and certificate
 /// suites.
 const CIPHERS: &str = "PSK-AES128-CCM8:PSK-AES128-GCM-SHA256:PSK-AES256-GCM-SHA384:\
@@ -78,6 +78,49 @@ struct Session {
     device: Option<DeviceIdentity>,
     started: Instant,
     last: Instant,
+    /// A new handshake from the same address (the device rebooted and kept its port):
+    /// it replaces this session once it completes, so a spoofed ClientHello cannot end a
+    /// live session.
+    next: Option<Box<Session>>,
+}
+
+/// Whether a datagram starts with a ClientHello in epoch 0 (a new handshake).
+fn is_client_hello(data: &[u8]) -> bool {
+    data.len() > 13 && data[0] == 22 && data[3] == 0 && data[4] == 0 && data[13] == 1
+}
+
+/// Outcome of feeding a handshake.
+enum Handshake {
+    Done,
+    Pending,
+    Failed,
+}
+
+/// Drives a session's handshake with what it has received.
+fn handshake(
+    session: &mut Session,
+    device_index: Index<Ssl, DeviceIdentity>,
+    platform: &Platform,
+    peer: SocketAddr,
+) -> Handshake {
+    match session.stream.do_handshake() {
+        Ok(()) => {
+            session.established = true;
+            session.device = session.stream.ssl().ex_data(device_index).copied();
+            if session.device.is_none() {
+                session.device = certificate_device(platform, &session.stream);
+            }
+            tracing::debug!(%peer, device = ?session.device.map(|d| d.device_id), "DTLS session established");
+            Handshake::Done
+        }
+        Err(e) if matches!(e.code(), ErrorCode::WANT_READ | ErrorCode::WANT_WRITE) => {
+            Handshake::Pending
+        }
+        Err(e) => {
+            tracing::debug!(%peer, error = %e, "DTLS handshake failed");
+            Handshake::Failed
+        }
+    }
 }
 
 /// The DTLS sessions of one listener.
@@ -187,14 +230,24 @@ impl DtlsLayer {
         })
     }
 
+    fn half_open(&self) -> usize {
+        self.sessions.values().filter(|s| !s.established).count()
+    }
+
     /// Feeds one datagram from `peer`.
     pub(crate) fn incoming(&mut self, peer: SocketAddr, data: &[u8]) -> Decrypted {
         let mut out = Decrypted::default();
         let now = Instant::now();
+        // Half-open handshakes get a small share of the table: a flood of spoofed
+        // ClientHellos then cannot crowd out established devices.
+        let half_open_cap = (self.max_sessions / 10).max(100);
         if !self.sessions.contains_key(&peer) {
-            if self.sessions.len() >= self.max_sessions {
+            if !is_client_hello(data) {
+                return out;
+            }
+            if self.sessions.len() >= self.max_sessions || self.half_open() >= half_open_cap {
                 self.expire();
-                if self.sessions.len() >= self.max_sessions {
+                if self.sessions.len() >= self.max_sessions || self.half_open() >= half_open_cap {
                     tracing::warn!(%peer, "DTLS session limit reached; handshake ignored");
                     return out;
                 }
@@ -209,34 +262,65 @@ impl DtlsLayer {
                 }
             }
         }
+        let (device_index, platform) = (self.device_index, self.platform.clone());
+        // Handshake (22) and ChangeCipherSpec (20) records go to a side handshake while one
+        // runs; application data and alerts stay with the live session.
+        let handshake_record = matches!(data.first(), Some(20 | 22));
+        let renegotiating = self.sessions.get(&peer).is_some_and(|s| {
+            s.established && (is_client_hello(data) || (s.next.is_some() && handshake_record))
+        });
+        if renegotiating {
+            // A reconnect on the same address: handshake on the side.
+            let fresh = if self.sessions.get(&peer).is_some_and(|s| s.next.is_none()) {
+                self.new_session(peer, now).ok()
+            } else {
+                None
+            };
+            let Some(session) = self.sessions.get_mut(&peer) else {
+                return out;
+            };
+            if let Some(fresh) = fresh {
+                session.next = Some(Box::new(fresh));
+            }
+            if let Some(next) = session.next.as_mut() {
+                // `next` is never established while it waits here: it replaces the
+                // session the moment its handshake completes.
+                next.stream.get_mut().incoming.push_back(data.to_vec());
+                let result = handshake(next, device_index, &platform, peer);
+                out.replies = std::mem::take(&mut next.stream.get_mut().outgoing);
+                match result {
+                    Handshake::Done => {
+                        if let Some(next) = session.next.take() {
+                            *session = *next;
+                        }
+                    }
+                    Handshake::Failed => session.next = None,
+                    Handshake::Pending => {}
+                }
+                return out;
+            }
+        }
         let Some(session) = self.sessions.get_mut(&peer) else {
             return out;
         };
-        session.last = now;
         session.stream.get_mut().incoming.push_back(data.to_vec());
         let mut closed = false;
         if !session.established {
-            match session.stream.do_handshake() {
-                Ok(()) => {
-                    session.established = true;
-                    session.device = session.stream.ssl().ex_data(self.device_index).copied();
-                    if session.device.is_none() {
-                        session.device = certificate_device(&self.platform, &session.stream);
-                    }
-                    tracing::debug!(%peer, device = ?session.device.map(|d| d.device_id), "DTLS session established");
-                }
-                Err(e) if matches!(e.code(), ErrorCode::WANT_READ | ErrorCode::WANT_WRITE) => {}
-                Err(e) => {
-                    tracing::debug!(%peer, error = %e, "DTLS handshake failed");
-                    closed = true;
-                }
+            match handshake(session, device_index, &platform, peer) {
+                Handshake::Done => session.last = now,
+                Handshake::Pending => {}
+                Handshake::Failed => closed = true,
             }
         }
         if session.established && !closed {
             let mut buf = vec![0u8; 65_536];
             loop {
                 match session.stream.ssl_read(&mut buf) {
-                    Ok(n) => out.plaintext.push(buf[..n].to_vec()),
+                    Ok(n) => {
+                        // Only authenticated records keep a session alive.
+                        session.last = now;
+                        out.plaintext.push(buf[..n].to_vec());
+                    }
                     Err(e) if e.code() == ErrorCode::WANT_READ => break,
                     Err(e) if e.code() == ErrorCode::ZERO_RETURN => {
                         let _ = session.stream.shutdown();
@@ -257,6 +341,14 @@ impl DtlsLayer {
         out
     }
 
+    /// Ends the sessions of a device (its credentials were revoked); returns how many.
+    pub(crate) fn drop_device(&mut self, device: uuid::Uuid) -> usize {
+        let before = self.sessions.len();
+        self.sessions
+            .retain(|_, s| s.device.is_none_or(|d| d.device_id != device));
+        before - self.sessions.len()
+    }
+
     fn new_session(&self, peer: SocketAddr, now: Instant) -> anyhow::Result<Session> {
         let mut ssl = Ssl::new(&self.context)?;
         ssl.set_mtu(MTU)?;
@@ -269,6 +361,7 @@ impl DtlsLayer {
             device: None,
             started: now,
             last: now,
+            next: None,
         })
     }
 
@@ -293,6 +386,12 @@ impl DtlsLayer {
         let now = Instant::now();
         let idle = self.idle;
         self.sessions.retain(|_, s| {
+            if s.next
+                .as_ref()
+                .is_some_and(|n| now.duration_since(n.started) >= HANDSHAKE_TIMEOUT)
+            {
+                s.next = None;
+            }
             if s.established {
                 now.duration_since(s.last) < idle
             } else {

@@ -87,3 +87,26 @@ pub(crate) fn in_response(token: Token, message: &Message<'_>) -> InResponse {
         payload: message.payload.to_vec(),
     }
 }
+
+/// Ends a device's LwM2M registrations when its credentials change (the LwM2M server
+/// carries no platform downlinks itself).
+pub(crate) struct Lwm2mLink {
+    pub(crate) server: strata_lwm2m::Lwm2mServer,
+}
+
+impl strata_platform::downlink::DeviceLink for Lwm2mLink {
+    fn send(
+        &self,
+        _device: &strata_store::DeviceIdentity,
+        _message: &strata_platform::downlink::Downlink,
+    ) -> bool {
+        false
+    }
+
+    fn disconnect(&self, device: &strata_store::DeviceIdentity) {
+        let n = self.server.disconnect_device(device.device_id);
+        if n > 0 {
+            tracing::info!(device = %device.device_id, registrations = n, "LwM2M registration ended: the device's credentials changed");
+        }
+    }
+}

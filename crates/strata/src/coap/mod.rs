@@ -36,6 +36,14 @@ const MAX_DATAGRAM: usize = 65_535;
 const SERVER_SZX: u8 = 6;
 /// Unfinished Block1 uploads held at once.
 const MAX_BLOCK1_TRANSFERS: usize = 1024;
+/// Unfinished Block1 uploads of one peer.
+const MAX_BLOCK1_PER_PEER: usize = 4;
+/// Bytes all unfinished Block1 uploads may hold together.
+const BLOCK1_BUDGET: usize = 64 * 1024 * 1024;
+/// An upload whose next block does not come within this long is dropped, ms.
+const BLOCK1_IDLE_MS: u64 = 60_000;
+/// Request handlers running at once per listener.
+const MAX_IN_FLIGHT: usize = 4096;
 /// Datagrams handled per wake-up before the task yields.
 const BURST: usize = 64;
 
@@ -102,13 +110,17 @@ pub(crate) enum Command {
         /// so the client can fetch its further blocks (RFC 7959 §2.7).
         keep_as: Option<BodyKey>,
     },
-    /// Send an observe notification (confirmable, JSON).
+    /// Send an observe notification (confirmable, JSON). `event`: never replaced by a
+    /// newer one (RPC calls), else the newest state wins (RFC 7641 §4.5.2).
     Notify {
         peer: SocketAddr,
         token: Token,
         sequence: u32,
         payload: Vec<u8>,
+        event: bool,
     },
+    /// End the DTLS sessions of a device (its credentials were revoked).
+    DropDevice { device: uuid::Uuid },
     /// End an observation with 4.01 (the device's credentials were revoked).
     Revoked { peer: SocketAddr, token: Token },
     /// Send a confirmable request to a client (LwM2M server operations).
@@ -154,6 +166,8 @@ pub(crate) struct Request {
 
 /// What the handlers share.
 pub(crate) struct Context {
+    /// Bounds the request handlers running at once (a flood gets 5.03, not unbounded tasks).
+    pub(crate) in_flight: Arc<tokio::sync::Semaphore>,
     pub(crate) platform: Platform,
     pub(crate) lwm2m: Option<Lwm2mServer>,
     pub(crate) observations: Arc<Observations>,
@@ -183,6 +197,9 @@ pub(crate) async fn start(
     if let Some(server) = &lwm2m {
         // LwM2M traffic of ours goes over plain CoAP (LwM2M over DTLS is not offered yet).
         server.set_transport(Arc::new(lwm2m::CoapTransport { commands: plain }));
+        platform.add_device_link(Arc::new(lwm2m::Lwm2mLink {
+            server: server.clone(),
+        }));
     }
     let mut secure = None;
     if config.dtls.enabled {
@@ -226,7 +243,9 @@ fn spawn_listener(
     dtls: Option<dtls::DtlsLayer>,
 ) -> mpsc::UnboundedSender<Command> {
     let (commands, rx) = mpsc::unbounded_channel();
+    observations.add_listener(commands.clone());
     let context = Arc::new(Context {
+        in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
         platform: platform.clone(),
         lwm2m,
         observations: Arc::clone(observations),
@@ -277,6 +296,8 @@ impl Listener {
 
     async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
         let mut buf = vec![0u8; MAX_DATAGRAM];
+        // DTLS handshakes create no CoAP timers: their expiry runs on a clock of its own.
+        let mut dtls_tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             let deadline = self
                 .endpoint
@@ -309,10 +330,15 @@ impl Listener {
                     }
                     None => return,
                 },
+                _ = dtls_tick.tick(), if self.dtls.is_some() => {
+                    if let Some(layer) = &mut self.dtls {
+                        layer.expire();
+                    }
+                }
                 () = sleep_until(deadline) => {
                     let now = self.now();
                     self.endpoint.handle_timeout(now);
-                    self.blocks.expire(now, KEEP_MS);
+                    self.blocks.expire(now, BLOCK1_IDLE_MS);
                     if let Some(layer) = &mut self.dtls {
                         layer.expire();
                     }
@@ -468,6 +494,24 @@ impl Listener {
                 return;
             }
             Some(Ok(block)) => {
+                if block.num == 0
+                    && (self.blocks.count(|k| k.0 == peer) >= MAX_BLOCK1_PER_PEER
+                        || self.blocks.held_bytes() > BLOCK1_BUDGET)
+                {
+                    // Uploads are reassembled before the token is checked: bound what one
+                    // peer, and everyone together, can make the server hold.
+                    self.respond(
+                        now,
+                        &id,
+                        None,
+                        None,
+                        Reply::error(
+                            Code::SERVICE_UNAVAILABLE,
+                            "too many block-wise uploads in progress; retry later",
+                        ),
+                    );
+                    return;
+                }
                 match self
                     .blocks
                     .push(now, (peer, path.clone()), block, message.payload)
@@ -518,8 +562,19 @@ impl Listener {
             return;
         }
         let keep_as = (request.method != Code::GET).then(|| (peer, request.path.clone()));
+        let Ok(permit) = Arc::clone(&self.context.in_flight).try_acquire_owned() else {
+            self.respond(
+                now,
+                &request.id,
+                None,
+                None,
+                Reply::error(Code::SERVICE_UNAVAILABLE, "server busy; retry later"),
+            );
+            return;
+        };
         let context = Arc::clone(&self.context);
         tokio::spawn(async move {
+            let _permit = permit;
             let (id, block1, block2) = (request.id, request.block1, request.block2);
             let (reply, after) = resources::handle(&context, request).await;
             let _ = context.commands.send(Command::Respond {
@@ -583,15 +638,21 @@ impl Listener {
                 token,
                 sequence,
                 payload,
+                event,
             } => {
-                let sent = self
-                    .endpoint
-                    .notify(now, peer, token, true, Code::CONTENT, |w| {
-                        w.uint_option(option::OBSERVE, sequence)?;
-                        w.uint_option(option::CONTENT_FORMAT, u32::from(option::format::JSON))?;
-                        w.payload(&payload);
-                        Ok(())
-                    });
+                let build = |w: &mut MessageWriter<'_>| {
+                    w.uint_option(option::OBSERVE, sequence)?;
+                    w.uint_option(option::CONTENT_FORMAT, u32::from(option::format::JSON))?;
+                    w.payload(&payload);
+                    Ok(())
+                };
+                let sent = if event {
+                    self.endpoint
+                        .notify_event(now, peer, token, Code::CONTENT, build)
+                } else {
+                    self.endpoint
+                        .notify(now, peer, token, true, Code::CONTENT, build)
+                };
                 if let Err(e) = sent {
                     tracing::warn!(%peer, error = %e, "CoAP notification not encodable");
                 }
@@ -614,6 +675,14 @@ impl Listener {
                     }
                     Err(_) => {
                         let _ = reply.send(Err(TransportError::Encode));
+                    }
+                }
+            }
+            Command::DropDevice { device } => {
+                if let Some(layer) = &mut self.dtls {
+                    let n = layer.drop_device(device);
+                    if n > 0 {
+                        tracing::info!(%device, sessions = n, "DTLS sessions ended: the device's credentials changed");
                     }
                 }
             }
@@ -682,8 +751,19 @@ impl Listener {
         };
         match request.path.first().map(String::as_str) {
             Some("rd") => {
+                let Ok(permit) = Arc::clone(&self.context.in_flight).try_acquire_owned() else {
+                    self.respond(
+                        now,
+                        &request.id,
+                        None,
+                        None,
+                        Reply::error(Code::SERVICE_UNAVAILABLE, "server busy; retry later"),
+                    );
+                    return None;
+                };
                 let context = Arc::clone(&self.context);
                 tokio::spawn(async move {
+                    let _permit = permit;
                     let r = server
                         .handle_rd(
                             request.id.peer,
@@ -709,9 +789,19 @@ impl Listener {
                 None
             }
             Some("bs") if request.path.len() == 1 => {
-                let r = server.handle_bootstrap(request.id.peer, request.method, &request.queries);
-                let reply = Reply::error(r.code, String::from_utf8_lossy(&r.payload));
-                self.respond(now, &request.id, None, None, reply);
+                let context = Arc::clone(&self.context);
+                tokio::spawn(async move {
+                    let r = server
+                        .handle_bootstrap(request.id.peer, request.method, &request.queries)
+                        .await;
+                    let _ = context.commands.send(Command::Respond {
+                        id: request.id,
+                        block1: None,
+                        block2: None,
+                        reply: Reply::error(r.code, String::from_utf8_lossy(&r.payload)),
+                        keep_as: None,
+                    });
+                });
                 None
             }
             Some("fw") if request.path.len() == 2 => {

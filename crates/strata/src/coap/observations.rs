@@ -44,6 +44,8 @@ const PER_DEVICE: usize = 16;
 pub(crate) struct Observations {
     inner: Mutex<Inner>,
     max: usize,
+    /// Every listener (plain and DTLS), told when a device's credentials change.
+    listeners: Mutex<Vec<mpsc::UnboundedSender<Command>>>,
 }
 
 #[derive(Default)]
@@ -66,6 +68,13 @@ impl Observations {
         Observations {
             inner: Mutex::new(Inner::default()),
             max,
+            listeners: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub(crate) fn add_listener(&self, commands: mpsc::UnboundedSender<Command>) {
+        if let Ok(mut l) = self.listeners.lock() {
+            l.push(commands);
         }
     }
 
@@ -86,6 +95,21 @@ impl Observations {
             by_token,
             count,
         } = &mut *inner;
+        // The same (peer, token) observing for another device (a gateway reusing tokens):
+        // that older observation ends here, or it would linger unreachable.
+        if let Some(other) = by_token.get(&(peer, token)).copied()
+            && other != identity.device_id
+        {
+            by_token.remove(&(peer, token));
+            if let Some(list) = by_device.get_mut(&other) {
+                let before = list.len();
+                list.retain(|o| !(o.peer == peer && o.token == token));
+                *count -= before - list.len();
+                if list.is_empty() {
+                    by_device.remove(&other);
+                }
+            }
+        }
         let list = by_device.entry(identity.device_id).or_default();
         if let Some(existing) = list.iter_mut().find(|o| o.peer == peer && o.token == token) {
             existing.watched = watched;
@@ -180,6 +204,7 @@ impl Observations {
                 token: o.token,
                 sequence: o.sequence.next_value(),
                 payload: payload.to_vec(),
+                event: matches!(watched, Watched::Rpc),
             };
             sent |= o.commands.send(command).is_ok();
         }
@@ -236,6 +261,13 @@ impl DeviceLink for CoapLink {
     }
 
     fn disconnect(&self, device: &DeviceIdentity) {
+        if let Ok(listeners) = self.observations.listeners.lock() {
+            for l in listeners.iter() {
+                let _ = l.send(Command::DropDevice {
+                    device: device.device_id,
+                });
+            }
+        }
         let n = self.observations.drop_device(device.device_id);
         if n > 0 {
             tracing::info!(device = %device.device_id, observations = n, "CoAP observations ended: the device's credentials changed");

@@ -378,7 +378,15 @@ impl Context {
                     Err(_) => return,
                 };
                 if !context.observations.watches_attributes() {
-                    // Listening costs every ingest an event; stop when nobody watches.
+                    // Listening costs every ingest an event; stop when nobody watches. The
+                    // check is repeated under the slot's lock, which a new observer takes
+                    // to decide whether to start a watcher: no observer is left without one.
+                    if let Ok(mut slot) = context.attribute_watcher.lock() {
+                        if context.observations.watches_attributes() {
+                            continue;
+                        }
+                        *slot = None;
+                    }
                     return;
                 }
                 if event.kind != "attributes" {
