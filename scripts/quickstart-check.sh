@@ -8,7 +8,8 @@ cargo build --release --locked -q
 DATA=$(mktemp -d)
 LOG="$DATA/server.out"
 export STRATA_ADMIN_PASSWORD=quickstart-password
-./target/release/strata serve --data-dir "$DATA/data" --http-listen 127.0.0.1:0 --mqtt-listen 127.0.0.1:0 >"$LOG" 2>&1 &
+./target/release/strata serve --data-dir "$DATA/data" --http-listen 127.0.0.1:0 --mqtt-listen 127.0.0.1:0 \
+  --coap-listen 127.0.0.1:0 --coaps-listen 127.0.0.1:0 >"$LOG" 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$DATA"' EXIT
 for _ in $(seq 1 100); do
