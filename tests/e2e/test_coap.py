@@ -462,3 +462,37 @@ def test_rpc_notifications_travel_over_dtls(strata):
     finally:
         out, err = proc.communicate(timeout=20)
     assert '"method":"blink"' in out, (out, err)
+
+
+def make_cert(directory, name):
+    """A self-signed EC P-256 certificate and key (PEM files)."""
+    cert, key = directory / f"{name}.crt", directory / f"{name}.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-subj", f"/CN={name}", "-days", "2"], check=True, capture_output=True)
+    return cert, key
+
+
+def test_dtls_client_certificate_authenticates_the_device(data_dir, tmp_path):
+    server_cert, server_key = make_cert(tmp_path, "strata-server")
+    device_cert, device_key = make_cert(tmp_path, "sensor-cert")
+    server = Strata(data_dir, {"STRATA_COAP__DTLS__CERT_FILE": str(server_cert),
+                               "STRATA_COAP__DTLS__KEY_FILE": str(server_key)})
+    try:
+        device_id, _ = server.create_device("coaps-cert")
+        status, body = server.call("POST", f"/api/devices/{device_id}/credentials/x509",
+                                   {"certificate_pem": device_cert.read_text()})
+        assert status == 201, body
+        args = [DTLS_CLIENT, "-m", "post", "-B", "5", "-c", str(device_cert), "-j", str(device_key),
+                "-n", "-e", '{"by_cert": 1}', f"coaps://127.0.0.1:{server.coaps_port}/api/v1/telemetry"]
+        out = subprocess.run(args, capture_output=True, text=True, timeout=30)
+        assert json.loads(out.stdout) == {"accepted": 1}, (out.stdout, out.stderr)
+        assert server.latest(device_id)["by_cert"]["value"] == 1
+        # A certificate nobody registered gets no device: token-less paths are refused.
+        other_cert, other_key = make_cert(tmp_path, "stranger")
+        args[args.index(str(device_cert))] = str(other_cert)
+        args[args.index(str(device_key))] = str(other_key)
+        out = subprocess.run(args, capture_output=True, text=True, timeout=30)
+        assert "accepted" not in out.stdout, (out.stdout, out.stderr)
+    finally:
+        server.kill()
