@@ -294,16 +294,35 @@ impl Platform {
                 "`fingerprint_sha256` must be the 64 hex digits of the certificate's SHA-256                  (e.g. from `openssl x509 -noout -fingerprint -sha256 -in device.pem`)",
             )
         })?;
+        self.add_unique_credential(
+            caller,
+            device_id,
+            CredentialKind::X509Fingerprint,
+            &fingerprint,
+            None,
+            "this certificate is already registered to a device; revoke it there first",
+        )
+        .await
+    }
+
+    /// Adds a credential whose lookup (fingerprint, endpoint name, PSK identity) may belong
+    /// to one device at a time; `taken` is the conflict message.
+    async fn add_unique_credential(
+        &self,
+        caller: &Principal,
+        device_id: Uuid,
+        kind: CredentialKind,
+        lookup: &str,
+        secret: Option<Vec<u8>>,
+        taken: &str,
+    ) -> Result<Credential, PlatformError> {
         if self
             .store()
-            .find_device_by_credential(CredentialKind::X509Fingerprint, &fingerprint)
+            .find_device_by_credential(kind, lookup)
             .await?
             .is_some()
         {
-            return Err(PlatformError::new(
-                crate::ErrorCode::Conflict,
-                "this certificate is already registered to a device; revoke it there first",
-            ));
+            return Err(PlatformError::new(crate::ErrorCode::Conflict, taken));
         }
         Ok(self
             .store()
@@ -311,10 +330,10 @@ impl Platform {
                 NewCredential {
                     tenant: caller.tenant,
                     device_id,
-                    kind: CredentialKind::X509Fingerprint,
-                    lookup: fingerprint.clone(),
-                    secret: None,
-                    hint: fingerprint,
+                    kind,
+                    lookup: lookup.to_string(),
+                    secret,
+                    hint: lookup.to_string(),
                 },
                 false,
                 now_millis(),
@@ -337,32 +356,15 @@ impl Platform {
                 "`endpoint` must be 1 to 256 characters without control characters",
             ));
         }
-        if self
-            .store()
-            .find_device_by_credential(CredentialKind::Lwm2mEndpoint, endpoint)
-            .await?
-            .is_some()
-        {
-            return Err(PlatformError::new(
-                crate::ErrorCode::Conflict,
-                "this LwM2M endpoint name belongs to a device already; revoke it there first",
-            ));
-        }
-        Ok(self
-            .store()
-            .add_credential(
-                NewCredential {
-                    tenant: caller.tenant,
-                    device_id,
-                    kind: CredentialKind::Lwm2mEndpoint,
-                    lookup: endpoint.to_string(),
-                    secret: None,
-                    hint: endpoint.to_string(),
-                },
-                false,
-                now_millis(),
-            )
-            .await?)
+        self.add_unique_credential(
+            caller,
+            device_id,
+            CredentialKind::Lwm2mEndpoint,
+            endpoint,
+            None,
+            "this LwM2M endpoint name belongs to a device already; revoke it there first",
+        )
+        .await
     }
 
     /// Adds a DTLS pre-shared key: `identity` (what the device sends in its handshake) and
@@ -396,30 +398,14 @@ impl Platform {
                 k
             }
         };
-        if self
-            .store()
-            .find_device_by_credential(CredentialKind::Psk, identity)
-            .await?
-            .is_some()
-        {
-            return Err(PlatformError::new(
-                crate::ErrorCode::Conflict,
-                "this PSK identity belongs to a device already; revoke it there first",
-            ));
-        }
         let credential = self
-            .store()
-            .add_credential(
-                NewCredential {
-                    tenant: caller.tenant,
-                    device_id,
-                    kind: CredentialKind::Psk,
-                    lookup: identity.to_string(),
-                    secret: Some(key.clone()),
-                    hint: identity.to_string(),
-                },
-                false,
-                now_millis(),
+            .add_unique_credential(
+                caller,
+                device_id,
+                CredentialKind::Psk,
+                identity,
+                Some(key.clone()),
+                "this PSK identity belongs to a device already; revoke it there first",
             )
             .await?;
         Ok((credential, key))

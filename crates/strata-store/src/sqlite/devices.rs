@@ -406,28 +406,10 @@ impl DeviceStore for SqliteStore {
         kind: CredentialKind,
         lookup: &str,
     ) -> Result<Option<DeviceIdentity>, StoreError> {
-        let lookup = lookup.to_string();
-        self.readers
-            .read(move |conn| {
-                let mut stmt = conn.prepare_cached(
-                    "SELECT d.tenant_id, d.id, d.key, c.id
-                     FROM device_credentials c JOIN devices d ON d.key = c.device_key
-                     WHERE c.kind = ?1 AND c.lookup = ?2 AND c.revoked_at IS NULL",
-                )?;
-                let mut rows = stmt.query(params![kind.as_str(), lookup])?;
-                let Some(row) = rows.next()? else {
-                    return Ok(None);
-                };
-                let device: String = row.get(1)?;
-                let credential: String = row.get(3)?;
-                Ok(Some(DeviceIdentity {
-                    tenant: TenantId(row.get(0)?),
-                    device_id: parse_uuid(&device)?,
-                    device_key: DeviceKey(row.get(2)?),
-                    credential_id: parse_uuid(&credential)?,
-                }))
-            })
-            .await
+        Ok(self
+            .find_credential_secret(kind, lookup)
+            .await?
+            .map(|(device, _)| device))
     }
 
     async fn find_credential_secret(
