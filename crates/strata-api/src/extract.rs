@@ -11,13 +11,65 @@ use strata_platform::accounts::Principal;
 use crate::AppState;
 use crate::error::ApiError;
 
-/// The management API caller, from `Authorization: Bearer <token>`.
+/// The management API caller, from `Authorization: Bearer <token>` or, for the web app,
+/// the session cookie (with the `X-CSRF-Token` header on every request that changes
+/// something).
 #[derive(Debug, Clone)]
 pub struct Auth(pub Principal);
 
+/// The web app's session cookie.
+pub const SESSION_COOKIE: &str = "strata_session";
+/// The header carrying the anti-CSRF token of a cookie session.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The value of a cookie of the request, if any.
+pub(crate) fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim())
+}
+
+/// Compares without an early exit, so timing does not reveal a matching prefix.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Checks the anti-CSRF header of a cookie-authenticated request that changes something.
+pub(crate) fn check_csrf(parts: &Parts, session_secret: &str) -> Result<(), ApiError> {
+    if parts.method.is_safe() {
+        return Ok(());
+    }
+    let expected = strata_platform::Platform::csrf_token(session_secret);
+    let sent = parts
+        .headers
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if same_secret(sent.as_bytes(), expected.as_bytes()) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "csrf_failed",
+            "missing or wrong X-CSRF-Token header: send the csrf_token from \
+             GET /api/auth/session with every change made with the session cookie",
+        ))
+    }
+}
+
 /// The bearer token of a request, if any.
 pub(crate) fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(axum::http::header::AUTHORIZATION)?;
+    bearer_header(&parts.headers)
+}
+
+/// The bearer token in request headers, if any.
+pub(crate) fn bearer_header(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(axum::http::header::AUTHORIZATION)?;
     let value = value.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme
@@ -29,15 +81,27 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer(parts).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "missing `Authorization: Bearer <token>` header; sign in with \
-                 POST /api/auth/login or use an API key",
-            )
-        })?;
-        Ok(Auth(state.platform.authenticate(token).await?))
+        if let Some(token) = bearer(parts) {
+            return Ok(Auth(state.platform.authenticate(token).await?));
+        }
+        if let Some(secret) = cookie(&parts.headers, SESSION_COOKIE) {
+            // Only session tokens ride in cookies; an API key there is a misuse.
+            if !secret.starts_with(strata_platform::accounts::SESSION_PREFIX) {
+                return Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "the session cookie holds no session; sign in again",
+                ));
+            }
+            check_csrf(parts, secret)?;
+            return Ok(Auth(state.platform.authenticate(secret).await?));
+        }
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing `Authorization: Bearer <token>` header; sign in with \
+             POST /api/auth/login (or POST /api/auth/session in a browser) or use an API key",
+        ))
     }
 }
 

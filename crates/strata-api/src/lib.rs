@@ -14,6 +14,7 @@ pub mod extract;
 mod middleware;
 pub mod openapi;
 pub mod routes;
+mod webapp;
 
 use axum::Router;
 use axum::error_handling::HandleErrorLayer;
@@ -44,6 +45,32 @@ pub fn app(state: AppState) -> Router {
     let api = Router::new()
         .route("/api/auth/login", post(routes::auth::login))
         .route("/api/auth/logout", post(routes::auth::logout))
+        .route(
+            "/api/auth/session",
+            post(routes::auth::open_session)
+                .get(routes::auth::current_session)
+                .delete(routes::auth::close_session),
+        )
+        .route(
+            "/api/users",
+            get(routes::users::list).post(routes::users::create),
+        )
+        .route("/api/users/{id}", delete(routes::users::delete))
+        .route(
+            "/api/tenants",
+            get(routes::users::list_tenants).post(routes::users::create_tenant),
+        )
+        .route(
+            "/api/dashboards",
+            get(routes::dashboards::list).post(routes::dashboards::create),
+        )
+        .route(
+            "/api/dashboards/{id}",
+            get(routes::dashboards::get)
+                .put(routes::dashboards::update)
+                .delete(routes::dashboards::delete),
+        )
+        .route("/api/ws", get(routes::live::socket))
         .route(
             "/api/api-keys",
             get(routes::auth::list_api_keys).post(routes::auth::create_api_key),
@@ -201,7 +228,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(routes::system::healthz))
         .route("/metrics", get(routes::system::metrics));
 
-    api.fallback(middleware::not_found)
+    api.fallback(webapp::serve)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(

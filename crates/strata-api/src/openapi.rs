@@ -4,8 +4,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    alarms, auth, device_api, devices, events, lwm2m, mqtt_acl, rpc, rules, shadows, system,
-    telemetry,
+    alarms, auth, dashboards, device_api, devices, events, live, lwm2m, mqtt_acl, rpc, rules,
+    shadows, system, telemetry, users,
 };
 
 /// Strata's REST API.
@@ -19,7 +19,10 @@ use crate::routes::{
     ),
     paths(
         auth::login, auth::logout, auth::list_api_keys, auth::create_api_key,
-        auth::revoke_api_key,
+        auth::revoke_api_key, auth::open_session, auth::current_session, auth::close_session,
+        users::list, users::create, users::delete, users::list_tenants, users::create_tenant,
+        dashboards::list, dashboards::create, dashboards::get, dashboards::update,
+        dashboards::delete,
         devices::create_device, devices::list_devices, devices::get_device,
         devices::update_device, devices::delete_device, devices::list_credentials,
         devices::rotate_access_token, devices::add_x509, devices::add_lwm2m_endpoint,
@@ -36,7 +39,7 @@ use crate::routes::{
         rules::list, rules::create, rules::get, rules::update, rules::delete, rules::outbox,
         rules::dead_letters, rules::replay, rules::purge,
         alarms::list, alarms::create, alarms::get, alarms::acknowledge, alarms::clear,
-        events::stream,
+        events::stream, live::socket,
         mqtt_acl::list, mqtt_acl::create, mqtt_acl::delete,
         lwm2m::list_clients, lwm2m::get_client, lwm2m::read, lwm2m::write_replace,
         lwm2m::write_update, lwm2m::execute_or_create, lwm2m::delete, lwm2m::discover,
@@ -46,7 +49,8 @@ use crate::routes::{
     ),
     modifiers(&Security),
     tags(
-        (name = "auth", description = "Sign-in and API keys"),
+        (name = "auth", description = "Sign-in, browser sessions, users, tenants and API keys"),
+        (name = "dashboards", description = "Dashboards of the web app, per tenant"),
         (name = "devices", description = "Device registry and credentials"),
         (name = "mqtt", description = "MQTT broker access rules"),
         (name = "telemetry", description = "Telemetry queries"),
@@ -54,7 +58,7 @@ use crate::routes::{
         (name = "rpc", description = "Commands to devices"),
         (name = "rules", description = "Rule engine, sink outbox and dead letters"),
         (name = "alarms", description = "Alarms and their lifecycle"),
-        (name = "events", description = "Live event stream (Server-Sent Events)"),
+        (name = "events", description = "Live event stream (Server-Sent Events and WebSocket)"),
         (name = "device-api", description = "What devices call"),
         (name = "lwm2m", description = "LwM2M clients: registrations, device management, observe, firmware"),
         (name = "system", description = "Health and metrics"),

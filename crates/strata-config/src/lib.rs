@@ -365,6 +365,10 @@ pub struct HttpConfig {
     /// Time limit for one request, e.g. `30s`.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
+    /// Whether the web app's session cookie carries `Secure`: `auto` sets it for HTTPS
+    /// (`X-Forwarded-Proto: https` from a TLS proxy) and for loopback hosts, which browsers
+    /// treat as secure; `always` and `never` force it.
+    pub secure_cookies: SecureCookies,
 }
 
 impl Default for HttpConfig {
@@ -373,8 +377,23 @@ impl Default for HttpConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_body_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
+            secure_cookies: SecureCookies::Auto,
         }
     }
+}
+
+/// The `Secure` attribute of session cookies.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SecureCookies {
+    /// Secure over HTTPS and on loopback; plain HTTP on other addresses cannot keep a
+    /// Secure cookie, so it is left off there (put a TLS proxy in front instead).
+    Auto,
+    /// Always `Secure` (behind a TLS-terminating proxy that does not send
+    /// `X-Forwarded-Proto`).
+    Always,
+    /// Never `Secure` (not recommended).
+    Never,
 }
 
 /// Durability of a commit.

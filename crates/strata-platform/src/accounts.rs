@@ -1,6 +1,8 @@
 //! Management accounts: the first-start admin, sign-in, API keys, request authentication.
 
-use strata_store::{ApiToken, Millis, NewApiToken, NewUser, Role, TenantId, TokenKind};
+use strata_store::{
+    ApiToken, Millis, NewApiToken, NewUser, Role, Tenant, TenantId, TokenKind, User,
+};
 use uuid::Uuid;
 
 use crate::secrets::{hash_password, random_token, sha256_hex, verify_password};
@@ -112,7 +114,7 @@ impl Platform {
         password: &str,
         role: Role,
         tenant: TenantId,
-    ) -> Result<(), PlatformError> {
+    ) -> Result<User, PlatformError> {
         if username.trim().is_empty() || username.len() > 64 {
             return Err(PlatformError::invalid(
                 "username must be 1 to 64 characters",
@@ -131,7 +133,87 @@ impl Platform {
                 password_hash: hash,
                 role,
             })
+            .await
+            .map_err(PlatformError::from)
+    }
+
+    /// Lists the caller's tenant's users (admins only).
+    pub async fn list_users(&self, caller: &Principal) -> Result<Vec<User>, PlatformError> {
+        caller.require_admin()?;
+        Ok(self.store().list_users(caller.tenant).await?)
+    }
+
+    /// Adds a user to the caller's tenant (admins only).
+    pub async fn add_user(
+        &self,
+        caller: &Principal,
+        username: &str,
+        password: &str,
+        role: Role,
+    ) -> Result<User, PlatformError> {
+        caller.require_admin()?;
+        self.create_user(username, password, role, caller.tenant)
+            .await
+    }
+
+    /// Deletes a user of the caller's tenant with its sessions and API keys (admins only;
+    /// not the caller itself, so a tenant never loses its last admin by accident).
+    pub async fn delete_user(&self, caller: &Principal, id: Uuid) -> Result<(), PlatformError> {
+        caller.require_admin()?;
+        if id == caller.user_id {
+            return Err(PlatformError::invalid(
+                "you cannot delete your own account; ask another admin",
+            ));
+        }
+        if !self.store().delete_user(caller.tenant, id).await? {
+            return Err(PlatformError::not_found(format!("no user {id}")));
+        }
+        Ok(())
+    }
+
+    /// Creates a tenant with its first admin. Only admins of the installation's default
+    /// tenant manage tenants; everyone else sees only their own.
+    pub async fn create_tenant(
+        &self,
+        caller: &Principal,
+        name: &str,
+        admin_username: &str,
+        admin_password: &str,
+    ) -> Result<(Tenant, User), PlatformError> {
+        self.require_installation_admin(caller)?;
+        if name.trim().is_empty() || name.len() > 64 {
+            return Err(PlatformError::invalid(
+                "tenant name must be 1 to 64 characters",
+            ));
+        }
+        // Validate the admin before creating the tenant, so a bad password leaves nothing.
+        validate_password(admin_password)?;
+        if self.store().find_user(admin_username).await?.is_some() {
+            return Err(PlatformError::new(
+                ErrorCode::Conflict,
+                format!("a user named {admin_username:?} already exists"),
+            ));
+        }
+        let tenant = self.store().create_tenant(name.trim()).await?;
+        let admin = self
+            .create_user(admin_username, admin_password, Role::Admin, tenant.id)
             .await?;
+        Ok((tenant, admin))
+    }
+
+    /// Lists all tenants (installation admins only).
+    pub async fn list_tenants(&self, caller: &Principal) -> Result<Vec<Tenant>, PlatformError> {
+        self.require_installation_admin(caller)?;
+        Ok(self.store().list_tenants().await?)
+    }
+
+    fn require_installation_admin(&self, caller: &Principal) -> Result<(), PlatformError> {
+        caller.require_admin()?;
+        if caller.tenant != self.default_tenant() {
+            return Err(PlatformError::forbidden(
+                "only admins of the default tenant manage tenants",
+            ));
+        }
         Ok(())
     }
 
@@ -250,6 +332,15 @@ impl Platform {
             .revoke_token(caller.tenant, caller.token_id, now_millis())
             .await?;
         Ok(())
+    }
+
+    /// The anti-CSRF token of a browser session: derived from the session secret (which
+    /// sits in an HttpOnly cookie), so a page of another site can neither read nor compute
+    /// it, and nothing extra is stored.
+    pub fn csrf_token(session_secret: &str) -> String {
+        let mut digest = sha256_hex(&format!("strata-csrf\0{session_secret}"));
+        digest.truncate(40);
+        digest
     }
 
     /// Authenticates a bearer token for the management API.

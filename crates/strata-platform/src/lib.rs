@@ -23,6 +23,7 @@ pub mod acl;
 pub mod alarms;
 pub mod attributes;
 pub mod connectivity;
+pub mod dashboards;
 pub mod device_info;
 pub mod downlink;
 mod error;
@@ -134,5 +135,51 @@ pub(crate) mod test_support {
             .await
             .unwrap();
         (dir, platform)
+    }
+
+    /// An admin of the default tenant (no stored user behind it).
+    pub(crate) async fn admin(p: &Platform) -> accounts::Principal {
+        accounts::Principal {
+            tenant: p.default_tenant(),
+            user_id: uuid::Uuid::new_v4(),
+            username: "admin".into(),
+            role: strata_store::Role::Admin,
+            token_id: uuid::Uuid::new_v4(),
+        }
+    }
+
+    /// The principal of a stored user.
+    pub(crate) async fn principal_for(
+        _p: &Platform,
+        user: &strata_store::User,
+    ) -> accounts::Principal {
+        accounts::Principal {
+            tenant: user.tenant,
+            user_id: user.id,
+            username: user.username.clone(),
+            role: user.role,
+            token_id: uuid::Uuid::new_v4(),
+        }
+    }
+
+    /// Creates a device and returns its id.
+    pub(crate) async fn device(
+        p: &Platform,
+        caller: &accounts::Principal,
+        name: &str,
+    ) -> uuid::Uuid {
+        p.create_device(
+            caller,
+            registry::DeviceSpec {
+                name: name.into(),
+                device_type: None,
+                labels: vec![],
+                metadata: None,
+            },
+        )
+        .await
+        .unwrap()
+        .device
+        .id
     }
 }

@@ -28,7 +28,7 @@ mod types;
 
 pub use error::StoreError;
 pub use traits::{
-    AccountStore, ActivityStore, AlarmStore, AttributeStore, Backend, DeviceStore, MqttStateStore,
-    OutboxStore, Raised, RpcStore, RuleStore, ShadowStore, TelemetryStore,
+    AccountStore, ActivityStore, AlarmStore, AttributeStore, Backend, DashboardStore, DeviceStore,
+    MqttStateStore, OutboxStore, Raised, RpcStore, RuleStore, ShadowStore, TelemetryStore,
 };
 pub use types::*;

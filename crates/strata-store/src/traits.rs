@@ -38,6 +38,32 @@ pub trait AccountStore: Send + Sync {
         id: Uuid,
         now: Millis,
     ) -> Result<bool, StoreError>;
+    /// Creates a tenant; `Conflict` if the name is taken.
+    async fn create_tenant(&self, name: &str) -> Result<Tenant, StoreError>;
+    /// Lists all tenants by name.
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
+    /// Lists a tenant's users by name.
+    async fn list_users(&self, tenant: TenantId) -> Result<Vec<User>, StoreError>;
+    /// Deletes a user of the tenant and its tokens; false if there is no such user.
+    async fn delete_user(&self, tenant: TenantId, id: Uuid) -> Result<bool, StoreError>;
+}
+
+/// Dashboards, saved per tenant.
+#[async_trait]
+pub trait DashboardStore: Send + Sync {
+    /// Lists a tenant's dashboards by name.
+    async fn list_dashboards(&self, tenant: TenantId) -> Result<Vec<DashboardRow>, StoreError>;
+    /// Gets one dashboard.
+    async fn dashboard(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+    ) -> Result<Option<DashboardRow>, StoreError>;
+    /// Inserts or replaces a dashboard of the row's tenant; `Conflict` if another dashboard
+    /// of the tenant has the name; false if the id belongs to another tenant.
+    async fn put_dashboard(&self, row: DashboardRow) -> Result<bool, StoreError>;
+    /// Deletes a dashboard; false if there is none with that id in the tenant.
+    async fn delete_dashboard(&self, tenant: TenantId, id: Uuid) -> Result<bool, StoreError>;
 }
 
 /// The device registry and device credentials.
@@ -135,6 +161,18 @@ pub trait TelemetryStore: Send + Sync {
         key: &str,
         query: RangeQuery,
     ) -> Result<Vec<TimedValue>, StoreError>;
+    /// The points of one key in a time range, oldest first, thinned to at most
+    /// `max_points` for charts: when the range holds more, each of `max_points / 2` equal
+    /// time slices keeps its lowest and highest numeric point (so peaks survive), and the
+    /// flag is true.
+    async fn downsample(
+        &self,
+        device: DeviceKey,
+        key: &str,
+        start: Millis,
+        end: Millis,
+        max_points: u32,
+    ) -> Result<(Vec<TimedValue>, bool), StoreError>;
     /// Aggregates of one key over fixed intervals aligned to `start`; empty intervals are
     /// left out.
     async fn aggregate(
@@ -371,6 +409,7 @@ pub trait Backend:
     + RuleStore
     + OutboxStore
     + AlarmStore
+    + DashboardStore
 {
 }
 
@@ -386,5 +425,6 @@ impl<T> Backend for T where
         + RuleStore
         + OutboxStore
         + AlarmStore
+        + DashboardStore
 {
 }

@@ -719,3 +719,20 @@ pub struct AlarmFilter {
     /// Only this type.
     pub alarm_type: Option<String>,
 }
+
+/// A stored dashboard; `widgets` is the JSON array the API validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DashboardRow {
+    /// Identifier.
+    pub id: Uuid,
+    /// Owning tenant.
+    pub tenant: TenantId,
+    /// Name, unique in the tenant.
+    pub name: String,
+    /// Widgets as JSON text.
+    pub widgets: String,
+    /// Creation time.
+    pub created_at: Millis,
+    /// Last change.
+    pub updated_at: Millis,
+}

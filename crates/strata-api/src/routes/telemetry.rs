@@ -109,6 +109,11 @@ pub struct RangeParams {
     /// `desc` (newest first, default) or `asc`.
     #[param(value_type = Option<String>)]
     pub order: Option<Order>,
+    /// For charts: at most this many points per key (2 to 20000), oldest first; a longer
+    /// range is thinned to the lowest and highest point of equal time slices (peaks
+    /// survive) and the series says `downsampled: true`. `limit`, `order` and paging do not
+    /// apply.
+    pub max_points: Option<u32>,
 }
 
 /// One key's points.
@@ -120,6 +125,8 @@ pub struct SeriesOut {
     pub points: Vec<TsValue>,
     /// When more points exist: pass it as `start` (asc) or `end` (desc) to get the next page.
     pub next: Option<i64>,
+    /// Whether the points were thinned for `max_points`.
+    pub downsampled: bool,
 }
 
 /// Range query answer.
@@ -146,6 +153,7 @@ pub(crate) async fn range(
         end: q.end.unwrap_or(i64::MAX),
         limit: q.limit.unwrap_or(100),
         order: q.order.unwrap_or_default(),
+        max_points: q.max_points,
     };
     let pages = state.platform.telemetry_range(&me, id, request).await?;
     Ok(Json(RangeOut {
@@ -155,6 +163,7 @@ pub(crate) async fn range(
                 key: p.key,
                 points: p.points.into_iter().map(TsValue::from).collect(),
                 next: p.next,
+                downsampled: p.downsampled,
             })
             .collect(),
     }))

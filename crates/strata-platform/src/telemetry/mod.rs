@@ -33,7 +33,13 @@ pub struct RangeRequest {
     pub limit: u32,
     /// Sort order.
     pub order: Order,
+    /// For charts: thin each key to at most this many points (oldest first, extremes
+    /// kept); `limit`, `order` and paging do not apply then.
+    pub max_points: Option<u32>,
 }
+
+/// Bounds of [`RangeRequest::max_points`].
+pub const MAX_POINTS_RANGE: std::ops::RangeInclusive<u32> = 2..=20_000;
 
 /// One key's page of a range query.
 #[derive(Debug, Clone)]
@@ -44,6 +50,8 @@ pub struct SeriesPage {
     pub points: Vec<TimedValue>,
     /// The `start` (ascending) or `end` (descending) that fetches the next page, if any.
     pub next: Option<Millis>,
+    /// Whether the points were thinned for `max_points`.
+    pub downsampled: bool,
 }
 
 /// Telemetry points as messages: per timestamp, the values of that moment by key.
@@ -174,6 +182,28 @@ impl Platform {
             request.keys
         };
         let mut out = Vec::with_capacity(keys.len());
+        if let Some(max_points) = request.max_points {
+            if !MAX_POINTS_RANGE.contains(&max_points) {
+                return Err(PlatformError::parameter(format!(
+                    "max_points must be from {} to {}",
+                    MAX_POINTS_RANGE.start(),
+                    MAX_POINTS_RANGE.end()
+                )));
+            }
+            for key in keys {
+                let (points, downsampled) = self
+                    .store()
+                    .downsample(device.key, &key, request.start, request.end, max_points)
+                    .await?;
+                out.push(SeriesPage {
+                    key,
+                    points,
+                    next: None,
+                    downsampled,
+                });
+            }
+            return Ok(out);
+        }
         for key in keys {
             // One extra point tells whether another page exists.
             let query = RangeQuery {
@@ -192,7 +222,12 @@ impl Platform {
             } else {
                 None
             };
-            out.push(SeriesPage { key, points, next });
+            out.push(SeriesPage {
+                key,
+                points,
+                next,
+                downsampled: false,
+            });
         }
         Ok(out)
     }
@@ -314,6 +349,7 @@ mod tests {
                         end: base + 100,
                         limit: 10,
                         order: Order::Asc,
+                        max_points: None,
                     },
                 )
                 .await

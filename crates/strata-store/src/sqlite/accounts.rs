@@ -238,6 +238,78 @@ impl AccountStore for SqliteStore {
             })
             .await
     }
+
+    async fn create_tenant(&self, name: &str) -> Result<Tenant, StoreError> {
+        let name = name.to_string();
+        self.writer
+            .exec(1, move |ctx| {
+                ctx.conn
+                    .execute(
+                        "INSERT INTO tenants (name, created_at) VALUES (?1, ?2)",
+                        params![name, now_millis()],
+                    )
+                    .map_err(|e| match StoreError::from(e) {
+                        StoreError::Conflict(_) => {
+                            StoreError::Conflict(format!("a tenant named {name:?} already exists"))
+                        }
+                        other => other,
+                    })?;
+                Ok(Tenant {
+                    id: TenantId(ctx.conn.last_insert_rowid()),
+                    name,
+                })
+            })
+            .await
+    }
+
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        self.readers
+            .read(|conn| {
+                let mut stmt = conn.prepare_cached("SELECT id, name FROM tenants ORDER BY name")?;
+                let rows = stmt.query_map([], |r| {
+                    Ok(Tenant {
+                        id: TenantId(r.get(0)?),
+                        name: r.get(1)?,
+                    })
+                })?;
+                Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            })
+            .await
+    }
+
+    async fn list_users(&self, tenant: TenantId) -> Result<Vec<User>, StoreError> {
+        self.readers
+            .read(move |conn| {
+                let mut stmt = conn.prepare_cached(&format!(
+                    "SELECT {USER_COLUMNS} FROM users u WHERE u.tenant_id = ?1 ORDER BY u.username"
+                ))?;
+                let mut rows = stmt.query([tenant.0])?;
+                let mut out = Vec::new();
+                while let Some(row) = rows.next()? {
+                    out.push(user_from_row(row, 0)?);
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    async fn delete_user(&self, tenant: TenantId, id: Uuid) -> Result<bool, StoreError> {
+        self.writer
+            .exec(1, move |ctx| {
+                let id = id.to_string();
+                // Tokens first: their sessions and keys must die with the account.
+                ctx.conn.execute(
+                    "DELETE FROM api_tokens WHERE tenant_id = ?1 AND user_id = ?2",
+                    params![tenant.0, id],
+                )?;
+                let n = ctx.conn.execute(
+                    "DELETE FROM users WHERE tenant_id = ?1 AND id = ?2",
+                    params![tenant.0, id],
+                )?;
+                Ok(n > 0)
+            })
+            .await
+    }
 }
 
 /// Looks up one optional value; shared by the other modules.

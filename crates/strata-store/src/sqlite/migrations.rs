@@ -219,6 +219,18 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE device_key_seq (last INTEGER NOT NULL);
     INSERT INTO device_key_seq SELECT coalesce(max(key), 0) FROM devices;
     "#,
+    // 8: dashboards of the web app, saved per tenant.
+    r#"
+    CREATE TABLE dashboards (
+        id TEXT PRIMARY KEY,
+        tenant_id INTEGER NOT NULL REFERENCES tenants(id),
+        name TEXT NOT NULL,
+        widgets TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        UNIQUE (tenant_id, name)
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -5,6 +5,7 @@ mod accounts;
 mod activity;
 mod alarms;
 mod attributes;
+mod dashboards;
 mod devices;
 mod migrations;
 mod mqtt;

@@ -60,6 +60,63 @@ fn decode(kind: i64, raw: ValueRef<'_>) -> Result<Value, StoreError> {
     })
 }
 
+/// Keeps the lowest and highest point of each time slice, in time order.
+struct MinMaxThinner {
+    origin: i64,
+    width: i64,
+    slice: i64,
+    low: Option<(f64, TimedValue)>,
+    high: Option<(f64, TimedValue)>,
+}
+
+impl MinMaxThinner {
+    fn new(origin: i64, width: i64) -> Self {
+        Self {
+            origin,
+            width,
+            slice: 0,
+            low: None,
+            high: None,
+        }
+    }
+
+    fn push(&mut self, ts: i64, value: Value, out: &mut Vec<TimedValue>) {
+        let number = match value {
+            Value::Int(i) => i as f64,
+            Value::Float(f) => f,
+            _ => return,
+        };
+        let slice = (ts - self.origin) / self.width;
+        if slice != self.slice {
+            self.finish(out);
+            self.slice = slice;
+        }
+        let point = TimedValue { ts, value };
+        if self.low.as_ref().is_none_or(|(v, _)| number < *v) {
+            self.low = Some((number, point.clone()));
+        }
+        if self.high.as_ref().is_none_or(|(v, _)| number > *v) {
+            self.high = Some((number, point));
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<TimedValue>) {
+        match (self.low.take(), self.high.take()) {
+            (Some((_, low)), Some((_, high))) if low.ts == high.ts => out.push(low),
+            (Some((_, low)), Some((_, high))) if low.ts < high.ts => {
+                out.push(low);
+                out.push(high);
+            }
+            (Some((_, low)), Some((_, high))) => {
+                out.push(high);
+                out.push(low);
+            }
+            (Some((_, p)), None) | (None, Some((_, p))) => out.push(p),
+            (None, None) => {}
+        }
+    }
+}
+
 fn key_id(ctx: &mut WriteCtx<'_>, name: &str) -> Result<i64, StoreError> {
     if let Some(id) = ctx.key_ids.get(name) {
         return Ok(*id);
@@ -286,6 +343,65 @@ impl TelemetryStore for SqliteStore {
             .await
     }
 
+    async fn downsample(
+        &self,
+        device: DeviceKey,
+        key: &str,
+        start: Millis,
+        end: Millis,
+        max_points: u32,
+    ) -> Result<(Vec<TimedValue>, bool), StoreError> {
+        let key = key.to_string();
+        self.readers
+            .read(move |conn| {
+                let Some(key) = lookup_key_id(conn, &key)? else {
+                    return Ok((Vec::new(), false));
+                };
+                let (count, first, last): (i64, Option<i64>, Option<i64>) = conn
+                    .prepare_cached(
+                        "SELECT count(*), min(ts), max(ts) FROM telemetry
+                         WHERE device = ?1 AND ts >= ?2 AND ts < ?3 AND key = ?4",
+                    )?
+                    .query_row(params![device.0, start, end, key], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    })?;
+                let (Some(first), Some(last)) = (first, last) else {
+                    return Ok((Vec::new(), false));
+                };
+                let thin = count > i64::from(max_points);
+                let mut stmt = conn.prepare_cached(
+                    "SELECT ts, kind, value FROM telemetry
+                     WHERE device = ?1 AND ts >= ?2 AND ts < ?3 AND key = ?4
+                     ORDER BY ts ASC",
+                )?;
+                let mut rows = stmt.query(params![device.0, start, end, key])?;
+                let mut out = Vec::new();
+                if !thin {
+                    while let Some(row) = rows.next()? {
+                        out.push(TimedValue {
+                            ts: row.get(0)?,
+                            value: decode(row.get(1)?, row.get_ref(2)?)?,
+                        });
+                    }
+                    return Ok((out, false));
+                }
+                let slices = i64::from((max_points / 2).max(1));
+                let width = ((last - first) / slices + 1).max(1);
+                let mut thinner = MinMaxThinner::new(first, width);
+                while let Some(row) = rows.next()? {
+                    if row.get::<_, i64>(1)? != KIND_NUMBER {
+                        continue;
+                    }
+                    let ts: i64 = row.get(0)?;
+                    let value = decode(KIND_NUMBER, row.get_ref(2)?)?;
+                    thinner.push(ts, value, &mut out);
+                }
+                thinner.finish(&mut out);
+                Ok((out, true))
+            })
+            .await
+    }
+
     async fn aggregate(
         &self,
         device: DeviceKey,
@@ -414,6 +530,46 @@ mod tests {
             ts,
             value,
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn downsampling_keeps_extremes_and_bounds_points() {
+        let (_dir, store) = open_temp();
+        // 10,000 points of a slow ramp with one spike and one dip.
+        let points = (0..10_000i64)
+            .map(|i| {
+                let v = match i {
+                    4321 => 1e6,
+                    8765 => -1e6,
+                    _ => i as f64 / 100.0,
+                };
+                point(1, "v", i, Value::Float(v))
+            })
+            .collect();
+        store.write_points(points).await.unwrap();
+        let (thin, flagged) = store
+            .downsample(DeviceKey(1), "v", 0, i64::MAX, 500)
+            .await
+            .unwrap();
+        assert!(flagged);
+        assert!(thin.len() <= 500 && thin.len() >= 400, "{}", thin.len());
+        assert!(thin.windows(2).all(|w| w[0].ts < w[1].ts), "time order");
+        assert!(thin.iter().any(|p| p.value == Value::Float(1e6)));
+        assert!(thin.iter().any(|p| p.value == Value::Float(-1e6)));
+        assert_eq!(thin.first().unwrap().ts, 0);
+        assert_eq!(thin.last().unwrap().ts, 9_999);
+        // Few enough points come back untouched.
+        let (raw, flagged) = store
+            .downsample(DeviceKey(1), "v", 100, 200, 500)
+            .await
+            .unwrap();
+        assert!(!flagged);
+        assert_eq!(raw.len(), 100);
+        let (none, _) = store
+            .downsample(DeviceKey(1), "missing", 0, i64::MAX, 500)
+            .await
+            .unwrap();
+        assert!(none.is_empty());
     }
 
     #[tokio::test(flavor = "multi_thread")]
