@@ -10,11 +10,13 @@ log() { printf '\n==> %s\n' "$*"; }
 # Debian packages the tests use: curl and jq for the quickstart, the Mosquitto clients for
 # the MQTT tests (and the Mosquitto broker for the side-by-side benchmark), openssl for the
 # development CA of the TLS tests, RabbitMQ for the rule engine's AMQP sink, libcoap's
-# clients (and server, for the side-by-side benchmark) for the CoAP tests.
-APT_PACKAGES=(curl jq openssl mosquitto mosquitto-clients rabbitmq-server libcoap3-bin)
+# clients (and server, for the side-by-side benchmark) for the CoAP tests, Chromium for the
+# web app's browser tests.
+APT_PACKAGES=(curl jq openssl mosquitto mosquitto-clients rabbitmq-server libcoap3-bin chromium)
 # Python packages the tests use: MQTT, AMQP and CoAP clients, an SMTP server for e-mail
-# actions.
-PIP_PACKAGES=("paho-mqtt>=2,<3" "pytest>=7" "pika>=1.3,<2" "aiosmtpd>=1.4,<2" "aiocoap>=0.4.7,<0.5")
+# actions, Playwright (driving Debian's Chromium; it downloads no browser).
+PIP_PACKAGES=("paho-mqtt>=2,<3" "pytest>=7" "pika>=1.3,<2" "aiosmtpd>=1.4,<2" "aiocoap>=0.4.7,<0.5"
+  "playwright>=1.50,<2")
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -28,12 +30,21 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
 fi
 
-if ! python3 -c "import paho.mqtt, pytest, pika, aiosmtpd, aiocoap" >/dev/null 2>&1; then
+if ! python3 -c "import paho.mqtt, pytest, pika, aiosmtpd, aiocoap, playwright" >/dev/null 2>&1; then
   log "installing Python packages: ${PIP_PACKAGES[*]}"
   python3 -m pip install --quiet --disable-pip-version-check "${PIP_PACKAGES[@]}"
 fi
 
 command -v cargo >/dev/null || { echo "cargo is missing: install Rust from https://rustup.rs" >&2; exit 1; }
+
+command -v npm >/dev/null || { echo "npm is missing: install Node.js 20.19+ (https://nodejs.org)" >&2; exit 1; }
+log "web app: reproducible build from the lock file (web/dist is committed and embedded)"
+(cd web && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
+if [ -n "$(git status --porcelain -- web/dist)" ]; then
+  git status --porcelain -- web/dist >&2
+  echo "web/dist differs from a fresh build: run (cd web && npm ci && npm run build) and commit web/dist" >&2
+  exit 1
+fi
 
 log "cargo fmt --check"
 cargo fmt --all -- --check
@@ -49,7 +60,7 @@ for dir in crates/*/nostd-check; do
   (cd "$dir" && cargo check --locked --quiet)
 done
 
-log "end-to-end tests with real peers (paho-mqtt, mosquitto_pub/sub, libcoap, aiocoap, RabbitMQ, SMTP, webhooks)"
+log "end-to-end tests with real peers (paho-mqtt, mosquitto_pub/sub, libcoap, aiocoap, RabbitMQ, SMTP, webhooks, Chromium)"
 STRATA_BIN="$PWD/target/debug/strata" python3 -m pytest -q tests/e2e
 
 log "README quickstart"

@@ -1,0 +1,110 @@
+// Users of the tenant (admins only): list, create, delete.
+
+import { useState } from "preact/hooks";
+import { api, session } from "../api";
+import { ConfirmButton, ErrorBanner, Field, Spinner, TimeAgo, useLoad, val } from "../components/ui";
+import { useStore } from "../store";
+import type { Role, User } from "../types";
+
+export function UsersPage() {
+  const me = useStore(session)!.user;
+  const { data, error, loading, reload } = useLoad((signal) => api.get<User[]>("/api/users", {}, signal), []);
+  const [username, setUsername] = useState("");
+  const [password, setPassword] = useState("");
+  const [role, setRole] = useState<Role>("viewer");
+  const [actionError, setActionError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+
+  const create = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setActionError(null);
+    try {
+      await api.post("/api/users", { username: username.trim(), password, role });
+      setUsername("");
+      setPassword("");
+      reload();
+    } catch (err) {
+      setActionError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const remove = async (u: User) => {
+    setActionError(null);
+    try {
+      await api.del(`/api/users/${u.id}`);
+      reload();
+    } catch (err) {
+      setActionError(err);
+    }
+  };
+
+  return (
+    <section>
+      <div class="page-head">
+        <h1>Users</h1>
+      </div>
+      <form class="card inline-form" onSubmit={create} data-testid="user-create-form">
+        <Field label="User name">
+          <input required value={username} onInput={(e) => setUsername(val(e))} data-testid="user-create-username" />
+        </Field>
+        <Field label="Password">
+          <input
+            required
+            type="password"
+            autocomplete="new-password"
+            value={password}
+            onInput={(e) => setPassword(val(e))}
+            data-testid="user-create-password"
+          />
+        </Field>
+        <Field label="Role">
+          <select value={role} onChange={(e) => setRole(val(e) as Role)} data-testid="user-create-role">
+            <option value="viewer">viewer (reads)</option>
+            <option value="operator">operator (operates devices)</option>
+            <option value="admin">admin (everything)</option>
+          </select>
+        </Field>
+        <button type="submit" disabled={busy} data-testid="user-create-submit">
+          Add user
+        </button>
+      </form>
+      <ErrorBanner error={error} />
+      <ErrorBanner error={actionError} onClose={() => setActionError(null)} />
+      {loading && !data && <Spinner />}
+      {data && (
+        <div class="table-wrap">
+          <table class="table cards" data-testid="user-table">
+            <thead>
+              <tr>
+                <th>User name</th>
+                <th>Role</th>
+                <th>Created</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {data.map((u) => (
+                <tr data-testid="user-row" data-username={u.username}>
+                  <td data-label="User name">{u.username}</td>
+                  <td data-label="Role">{u.role}</td>
+                  <td data-label="Created">
+                    <TimeAgo ms={u.created_at} />
+                  </td>
+                  <td class="row-actions">
+                    {u.id !== me.id && (
+                      <ConfirmButton testid="user-delete" onConfirm={() => remove(u)}>
+                        Delete
+                      </ConfirmButton>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}
