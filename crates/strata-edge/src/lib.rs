@@ -53,5 +53,6 @@ pub mod container;
 pub mod dsp;
 #[cfg(feature = "alloc")]
 pub mod lwm2m;
+pub mod pipelines;
 pub mod tflite;
 pub mod trust;

@@ -17,28 +17,13 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
-use clap::{Args, Subcommand};
+use clap::Args;
 use serde_json::{Value as Json, json};
 use strata_edge::lwm2m::uri::CoapUri;
 use strata_edge::lwm2m::{
     Client, ClientConfig, ClientEvent, DeviceInfo, Path, UpdateResult, Value,
 };
 use tokio::net::UdpSocket;
-
-/// `strata device` commands.
-#[derive(Subcommand)]
-pub(crate) enum DeviceCommand {
-    /// Run simulated devices.
-    #[command(subcommand)]
-    Simulate(SimulateCommand),
-}
-
-/// `strata device simulate` commands.
-#[derive(Subcommand)]
-pub(crate) enum SimulateCommand {
-    /// An LwM2M 1.1 client over UDP (NoSec) with objects 0, 1, 3, 5 and 3303.
-    Lwm2m(Lwm2mArgs),
-}
 
 /// `strata device simulate lwm2m` options.
 #[derive(Args)]
@@ -71,15 +56,6 @@ pub(crate) struct Lwm2mArgs {
     json: bool,
 }
 
-/// Runs a `strata device` command; `Ok(false)` when the server refused the device.
-pub(crate) fn run(command: DeviceCommand) -> anyhow::Result<bool> {
-    let DeviceCommand::Simulate(SimulateCommand::Lwm2m(args)) = command;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(simulate(args))
-}
 
 /// How long to wait for the de-registration's answer when stopping.
 const STOP_WAIT: Duration = Duration::from_secs(5);
@@ -100,7 +76,7 @@ struct Simulator {
     stopping: bool,
 }
 
-async fn simulate(args: Lwm2mArgs) -> anyhow::Result<bool> {
+pub(crate) async fn simulate(args: Lwm2mArgs) -> anyhow::Result<bool> {
     let endpoint = args
         .endpoint
         .clone()
