@@ -11,8 +11,10 @@ log() { printf '\n==> %s\n' "$*"; }
 # the MQTT tests (and the Mosquitto broker for the side-by-side benchmark), openssl for the
 # development CA of the TLS tests, RabbitMQ for the rule engine's AMQP sink, libcoap's
 # clients (and server, for the side-by-side benchmark) for the CoAP tests, Chromium for the
-# web app's browser tests.
-APT_PACKAGES=(curl jq openssl mosquitto mosquitto-clients rabbitmq-server libcoap3-bin chromium)
+# web app's browser tests, swtpm and the TSS 2.0 libraries for the edge SDK's TPM root of
+# trust (its tests start a software TPM on loopback).
+APT_PACKAGES=(curl jq openssl mosquitto mosquitto-clients rabbitmq-server libcoap3-bin chromium
+  swtpm swtpm-tools tpm2-tools libtss2-dev pkg-config)
 # Python packages the tests use: MQTT, AMQP and CoAP clients, an SMTP server for e-mail
 # actions, Playwright (driving Debian's Chromium; it downloads no browser).
 PIP_PACKAGES=("paho-mqtt>=2,<3" "pytest>=7" "pika>=1.3,<2" "aiosmtpd>=1.4,<2" "aiocoap>=0.4.7,<0.5"

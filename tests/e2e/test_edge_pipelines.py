@@ -76,3 +76,26 @@ def test_a_wrong_token_is_refused_with_a_clear_message(strata):
         capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
     assert "refused" in proc.stderr and "--token" in proc.stderr, proc.stderr
+
+
+def test_keyword_node_streams_only_after_a_detection(strata):
+    device_id, token = strata.create_device("voice-1")
+    events, report = simulate(strata, "keyword", token, "--clips", "8", "--noise", "0",
+                              "--stream-ms", "1000")
+    detections = [e for e in events if e["event"] == "detection"]
+    for d in detections:
+        d["sent"] = d["sent"]["values"]
+    clips = [e for e in events if e["event"] == "clip"]
+    # The built-in clips: yes, up, no, noise, down, silence, yes, no.
+    assert [d["sent"]["keyword"] for d in detections] == ["yes", "no", "yes", "no"], detections
+    assert all(c["heard"] == c["truth"] for c in clips), clips
+    assert report["accuracy"] == 1.0
+    # Raw audio would be 16-bit at 16 kHz; features are streamed only after detections.
+    assert report["sent_bytes"] * 10 < report["raw_bytes"], report
+    stored = [p["value"] for p in stored_messages(strata, device_id, "keyword")]
+    assert stored == ["yes", "no", "yes", "no"]
+    streamed = stored_messages(strata, device_id, "kws_features")
+    assert 0 < len(streamed) <= 4 * 6, len(streamed)  # ~1 s of 200 ms batches per detection
+    # Every streamed message follows a detection: none before the first one was stored.
+    first_detection = stored_messages(strata, device_id, "keyword")[0]["ts"]
+    assert all(p["ts"] >= first_detection for p in streamed)

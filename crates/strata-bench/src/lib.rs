@@ -11,8 +11,11 @@
 //! - [`rules`]: ingest through 0, 10 and 100 active rules.
 //! - [`coap`]: CoAP GET requests/s against Strata and libcoap's server in the same run.
 //! - [`lwm2m`]: LwM2M registrations/s and memory per registration with many clients held.
+//! - [`inference`]: the edge SDK's int8 engine against TFLM: instructions per inference
+//!   (callgrind), arena bytes, bit-exactness.
 
 pub mod coap;
+pub mod inference;
 pub mod ingest;
 pub mod lwm2m;
 pub mod mqtt;
@@ -42,6 +45,12 @@ enum Scenario {
     Coap(coap::CoapArgs),
     /// LwM2M registrations/s and server memory per registration.
     Lwm2m(lwm2m::Lwm2mArgs),
+    /// The edge SDK's int8 engine side by side with TFLM: instructions per inference
+    /// (callgrind), arena bytes, bit-exactness.
+    Inference(inference::InferenceArgs),
+    /// Internal: runs one model for `bench inference` (measured under callgrind).
+    #[command(hide = true)]
+    InferenceRun(inference::RunArgs),
     /// Internal: registers and holds LwM2M clients for `bench lwm2m`.
     #[command(hide = true)]
     Lwm2mClients(lwm2m::ClientsArgs),
@@ -58,6 +67,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         Scenario::Rules(a) => rules::run(a),
         Scenario::Coap(a) => coap::run(a),
         Scenario::Lwm2m(a) => lwm2m::run(a),
+        Scenario::Inference(a) => inference::run(a),
+        Scenario::InferenceRun(a) => inference::run_model(a),
         Scenario::Lwm2mClients(a) => lwm2m::run_clients(a),
         Scenario::MqttIdleClient(a) => mqtt::run_idle_client(a),
     }

@@ -10,8 +10,12 @@
 //! secure element or TPM makes harder but no software can prevent.
 //!
 //! [`RootOfTrust`] is the seam: [`SoftwareRoot`] keeps everything in memory for development
-//! and tests (it protects nothing against a flash dump); a TPM 2.0 implementation seals the
-//! model key to the TPM and uses its NV counter.
+//! and tests (it protects nothing against a flash dump); a TPM 2.0 implementation
+//! (`strata-edge-tpm`) seals the model key to the TPM and uses its NV counter.
+//!
+//! The device identity is an Ed25519 key in software and a P-256 ECDSA key in a TPM (TPM 2.0
+//! has no Ed25519), so [`IdentityKey`] and [`IdentitySignature`] name the algorithm, and
+//! [`IdentityKey::verify`] checks either kind in software.
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
@@ -29,10 +33,100 @@ pub trait RootOfTrust {
     fn model_counter(&mut self) -> Result<u64, Self::Error>;
     /// Raises the counter (never lowers it).
     fn raise_model_counter(&mut self, to: u64) -> Result<(), Self::Error>;
-    /// Signs with the device's identity key.
-    fn sign(&mut self, message: &[u8]) -> Result<Signature, Self::Error>;
+    /// Signs `message` with the device's identity key (Ed25519 over the message, or ECDSA
+    /// P-256 over its SHA-256 digest).
+    fn sign(&mut self, message: &[u8]) -> Result<IdentitySignature, Self::Error>;
     /// The device's identity public key.
-    fn identity(&self) -> VerifyingKey;
+    fn identity(&self) -> IdentityKey;
+}
+
+/// A device identity public key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IdentityKey {
+    /// An Ed25519 public key.
+    Ed25519([u8; 32]),
+    /// A NIST P-256 ECDSA public key (as a TPM 2.0 holds it).
+    P256 {
+        /// The point in SEC1 uncompressed form: `0x04 || x || y`, big-endian coordinates.
+        sec1_uncompressed: [u8; 65],
+    },
+}
+
+/// A signature by a device identity key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IdentitySignature {
+    /// An Ed25519 signature over the message.
+    Ed25519([u8; 64]),
+    /// An ECDSA P-256 signature over the SHA-256 digest of the message.
+    P256 {
+        /// `r`, big-endian.
+        r: [u8; 32],
+        /// `s`, big-endian.
+        s: [u8; 32],
+    },
+}
+
+/// Why an identity signature did not verify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IdentityError {
+    /// The signature is for another algorithm than the key.
+    AlgorithmMismatch,
+    /// The public key is not a valid key of its algorithm (e.g. not a point on P-256).
+    InvalidKey,
+    /// The signature does not match the message and key.
+    BadSignature,
+}
+
+impl core::fmt::Display for IdentityError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::AlgorithmMismatch => {
+                write!(
+                    f,
+                    "the signature's algorithm differs from the identity key's"
+                )
+            }
+            Self::InvalidKey => write!(f, "the identity public key is not a valid key"),
+            Self::BadSignature => write!(
+                f,
+                "the identity signature does not verify: another key, or an altered message"
+            ),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for IdentityError {}
+
+impl IdentityKey {
+    /// Verifies `signature` over `message` in software: Ed25519 (strict) over the message, or
+    /// ECDSA P-256 over its SHA-256 digest.
+    pub fn verify(
+        &self,
+        message: &[u8],
+        signature: &IdentitySignature,
+    ) -> Result<(), IdentityError> {
+        match (self, signature) {
+            (Self::Ed25519(key), IdentitySignature::Ed25519(sig)) => {
+                let key = VerifyingKey::from_bytes(key).map_err(|_| IdentityError::InvalidKey)?;
+                key.verify_strict(message, &Signature::from_bytes(sig))
+                    .map_err(|_| IdentityError::BadSignature)
+            }
+            (Self::P256 { sec1_uncompressed }, IdentitySignature::P256 { r, s }) => {
+                use p256::ecdsa::signature::Verifier;
+                let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(sec1_uncompressed)
+                    .map_err(|_| IdentityError::InvalidKey)?;
+                let sig = p256::ecdsa::Signature::from_scalars(*r, *s)
+                    .map_err(|_| IdentityError::BadSignature)?;
+                key.verify(message, &sig)
+                    .map_err(|_| IdentityError::BadSignature)
+            }
+            _ => Err(IdentityError::AlgorithmMismatch),
+        }
+    }
 }
 
 /// Why a model could not be loaded.
@@ -108,19 +202,20 @@ impl RootOfTrust for SoftwareRoot {
         Ok(())
     }
 
-    fn sign(&mut self, message: &[u8]) -> Result<Signature, Never> {
-        Ok(self.identity.sign(message))
+    fn sign(&mut self, message: &[u8]) -> Result<IdentitySignature, Never> {
+        Ok(IdentitySignature::Ed25519(
+            self.identity.sign(message).to_bytes(),
+        ))
     }
 
-    fn identity(&self) -> VerifyingKey {
-        self.identity.verifying_key()
+    fn identity(&self) -> IdentityKey {
+        IdentityKey::Ed25519(self.identity.verifying_key().to_bytes())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ed25519_dalek::Verifier;
 
     #[test]
     fn a_loaded_model_raises_the_counter_and_older_ones_are_refused() {
@@ -157,7 +252,71 @@ mod tests {
         );
         // The same version again is fine (a reboot reloads the current model).
         assert!(load_model(&mut root, &v2[..n2], &mut ram).is_ok());
+    }
+
+    #[test]
+    fn identity_signatures_verify_and_mismatches_are_refused() {
+        let mut root = SoftwareRoot::new(
+            [5u8; 32],
+            SigningKey::from_bytes(&[3u8; 32]).verifying_key(),
+            [4u8; 32],
+        );
         let sig = root.sign(b"hello").unwrap();
-        assert!(root.identity().verify(b"hello", &sig).is_ok());
+        let identity = root.identity();
+        assert_eq!(identity.verify(b"hello", &sig), Ok(()));
+        assert_eq!(
+            identity.verify(b"hellO", &sig),
+            Err(IdentityError::BadSignature)
+        );
+        let other = IdentityKey::Ed25519(
+            SigningKey::from_bytes(&[6u8; 32])
+                .verifying_key()
+                .to_bytes(),
+        );
+        assert_eq!(
+            other.verify(b"hello", &sig),
+            Err(IdentityError::BadSignature)
+        );
+        assert_eq!(
+            identity.verify(
+                b"hello",
+                &IdentitySignature::P256 {
+                    r: [1; 32],
+                    s: [1; 32]
+                }
+            ),
+            Err(IdentityError::AlgorithmMismatch)
+        );
+    }
+
+    #[test]
+    fn p256_signatures_verify_over_the_sha256_of_the_message() {
+        use p256::ecdsa::signature::Signer as _;
+        let signing = p256::ecdsa::SigningKey::from_bytes(&[7u8; 32].into()).unwrap();
+        let point = signing.verifying_key().to_encoded_point(false);
+        let mut sec1_uncompressed = [0u8; 65];
+        sec1_uncompressed.copy_from_slice(point.as_bytes());
+        let key = IdentityKey::P256 { sec1_uncompressed };
+        let sig: p256::ecdsa::Signature = signing.sign(b"hello");
+        let (r, s) = sig.split_bytes();
+        let sig = IdentitySignature::P256 {
+            r: r.into(),
+            s: s.into(),
+        };
+        assert_eq!(key.verify(b"hello", &sig), Ok(()));
+        assert_eq!(key.verify(b"hellO", &sig), Err(IdentityError::BadSignature));
+        let mut off_curve = sec1_uncompressed;
+        off_curve[64] ^= 1;
+        assert_eq!(
+            IdentityKey::P256 {
+                sec1_uncompressed: off_curve
+            }
+            .verify(b"hello", &sig),
+            Err(IdentityError::InvalidKey)
+        );
+        assert_eq!(
+            key.verify(b"hello", &IdentitySignature::Ed25519([0; 64])),
+            Err(IdentityError::AlgorithmMismatch)
+        );
     }
 }

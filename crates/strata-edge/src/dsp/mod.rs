@@ -7,11 +7,14 @@
 //! * [`fft`]: real FFT, amplitude and power spectra.
 //! * [`features`]: RMS, peak, crest factor, kurtosis, band energies, dominant frequency.
 //! * [`envelope`]: Hilbert envelope (via FFT) and envelope spectrum for bearing-fault analysis.
+//! * [`frontend`]: the TFLM audio front end (micro_speech's 49x40 log-mel features), in fixed
+//!   point and bit-exact with the reference.
 //! * [`RingBuffer`]: fixed-capacity sample buffer with a `const fn new()`, usable as a `static`.
 
 pub mod envelope;
 pub mod features;
 pub mod fft;
+pub mod frontend;
 mod ring;
 pub mod window;
 

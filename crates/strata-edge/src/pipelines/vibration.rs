@@ -193,7 +193,8 @@ impl Accelerometer {
     /// A sensor on `machine`, with noise drawn from `seed`.
     pub fn new(machine: Machine, seed: u64) -> Self {
         let mut rng = Rng::new(seed);
-        let phase = (rng.range(0.0, 6.28), rng.range(0.0, 6.28));
+        let tau = core::f32::consts::TAU;
+        let phase = (rng.range(0.0, tau), rng.range(0.0, tau));
         let first = rng.range(0.0, SAMPLE_RATE / machine.fault_hz().unwrap_or(1.0));
         Self {
             machine,

@@ -56,7 +56,6 @@ pub(crate) struct Lwm2mArgs {
     json: bool,
 }
 
-
 /// How long to wait for the de-registration's answer when stopping.
 const STOP_WAIT: Duration = Duration::from_secs(5);
 /// How long installing a firmware package takes.

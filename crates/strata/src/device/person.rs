@@ -22,12 +22,36 @@ static MODEL: &[u8] = include_bytes!("../../../strata-edge/models/person_detect.
 
 /// The built-in scenes: (has a person, name, 8-bit PGM).
 static SCENES: &[(bool, &str, &[u8])] = &[
-    (true, "astronaut", include_bytes!("../../../strata-edge/frames/person_astronaut.pgm")),
-    (false, "coffee", include_bytes!("../../../strata-edge/frames/none_coffee.pgm")),
-    (true, "camera", include_bytes!("../../../strata-edge/frames/person_camera.pgm")),
-    (false, "chelsea", include_bytes!("../../../strata-edge/frames/none_chelsea.pgm")),
-    (false, "horse", include_bytes!("../../../strata-edge/frames/none_horse.pgm")),
-    (false, "coins", include_bytes!("../../../strata-edge/frames/none_coins.pgm")),
+    (
+        true,
+        "astronaut",
+        include_bytes!("../../../strata-edge/frames/person_astronaut.pgm"),
+    ),
+    (
+        false,
+        "coffee",
+        include_bytes!("../../../strata-edge/frames/none_coffee.pgm"),
+    ),
+    (
+        true,
+        "camera",
+        include_bytes!("../../../strata-edge/frames/person_camera.pgm"),
+    ),
+    (
+        false,
+        "chelsea",
+        include_bytes!("../../../strata-edge/frames/none_chelsea.pgm"),
+    ),
+    (
+        false,
+        "horse",
+        include_bytes!("../../../strata-edge/frames/none_horse.pgm"),
+    ),
+    (
+        false,
+        "coins",
+        include_bytes!("../../../strata-edge/frames/none_coins.pgm"),
+    ),
 ];
 
 /// `strata device simulate person` options.
@@ -79,17 +103,21 @@ pub(crate) async fn simulate(args: PersonArgs) -> anyhow::Result<bool> {
     let mut inference = Duration::ZERO;
     let started = Instant::now();
     let period = Duration::from_secs_f32(1.0 / args.fps.max(0.1));
+    // Messages carry the frame's own time, so a run faster than real time keeps them apart.
+    let epoch_ms = now_ms();
     for index in 0..args.frames {
-        let (truth, name, pixels) = &scenes[(index / args.scene_frames.max(1)) as usize % scenes.len()];
+        let (truth, name, pixels) =
+            &scenes[(index / args.scene_frames.max(1)) as usize % scenes.len()];
         capture(pixels, &mut frame, &mut rng);
         let t0 = Instant::now();
         let score = person::score(&mut interpreter, &frame)?;
         inference += t0.elapsed();
         let seen = score.is_person(args.threshold);
         confusion.record(usize::from(*truth), usize::from(seen));
-        let ts = now_ms();
+        let ts = epoch_ms + (period * index as u32).as_millis() as u64;
         if let Some(now_present) = presence.update(&score) {
-            let message = json!({"ts": ts, "values": {"person": now_present, "score": round3(score.person)}});
+            let message =
+                json!({"ts": ts, "values": {"person": now_present, "score": round3(score.person)}});
             uplink.telemetry(&message).await?;
             if args.json {
                 line(&json!({"event": "presence", "sent": message, "scene": name, "truth": truth}));
@@ -124,7 +152,10 @@ pub(crate) async fn simulate(args: PersonArgs) -> anyhow::Result<bool> {
 /// One camera frame of a scene: sensor noise, exposure drift, a shift of up to 2 pixels.
 fn capture(scene: &[u8], out: &mut [u8], rng: &mut Rng) {
     let gain = rng.range(0.85, 1.15);
-    let (dx, dy) = ((rng.uniform() * 5.0) as usize, (rng.uniform() * 5.0) as usize);
+    let (dx, dy) = (
+        (rng.uniform() * 5.0) as usize,
+        (rng.uniform() * 5.0) as usize,
+    );
     for y in 0..SIDE {
         for x in 0..SIDE {
             let sx = (x + dx).saturating_sub(2).min(SIDE - 1);
@@ -145,17 +176,28 @@ fn load_scenes(dir: Option<&std::path::Path>) -> anyhow::Result<Vec<Scene>> {
             .collect();
     };
     let mut scenes = Vec::new();
-    let entries = std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
-    for path in paths.into_iter().filter(|p| p.extension().is_some_and(|e| e == "pgm")) {
-        let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    for path in paths
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "pgm"))
+    {
+        let bytes =
+            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
         let pixels = pgm_pixels(&bytes).with_context(|| format!("{}", path.display()))?;
-        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         scenes.push((name.starts_with("person"), name, pixels.to_vec()));
     }
     if scenes.is_empty() {
-        bail!("no .pgm files in {}; give 96x96 8-bit PGM (P5) frames", dir.display());
+        bail!(
+            "no .pgm files in {}; give 96x96 8-bit PGM (P5) frames",
+            dir.display()
+        );
     }
     Ok(scenes)
 }

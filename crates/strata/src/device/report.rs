@@ -23,10 +23,12 @@ impl Confusion {
     }
 
     pub(crate) fn record(&mut self, truth: usize, predicted: usize) {
-        if let Some(row) = self.counts.get_mut(truth) {
-            if let Some(cell) = row.get_mut(predicted) {
-                *cell += 1;
-            }
+        if let Some(cell) = self
+            .counts
+            .get_mut(truth)
+            .and_then(|row| row.get_mut(predicted))
+        {
+            *cell += 1;
         }
     }
 
@@ -96,12 +98,19 @@ impl Report {
             return;
         }
         let reduction = self.raw_bytes as f64 / self.sent_bytes.max(1) as f64;
-        println!("{} pipeline: {} {}s processed", self.pipeline, self.units, self.unit);
+        println!(
+            "{} pipeline: {} {}s processed",
+            self.pipeline, self.units, self.unit
+        );
         println!(
             "  sent     {:>12} bytes in {} messages{}",
             self.sent_bytes,
             self.messages,
-            if self.online { "" } else { " (offline: not sent)" }
+            if self.online {
+                ""
+            } else {
+                " (offline: not sent)"
+            }
         );
         println!("  raw      {:>12} bytes if streamed", self.raw_bytes);
         println!("  saved    {:>12.1}x fewer bytes", reduction);
@@ -118,7 +127,10 @@ impl Report {
                 );
             }
         }
-        println!("  inference {:>11.0} µs per {} (this machine)", self.inference_us, self.unit);
+        println!(
+            "  inference {:>11.0} µs per {} (this machine)",
+            self.inference_us, self.unit
+        );
     }
 }
 

@@ -95,17 +95,25 @@ impl Uplink {
     /// Disconnects cleanly.
     pub(crate) async fn close(mut self) -> anyhow::Result<()> {
         if self.stream.is_some() {
-            self.send(&Packet::Disconnect(strata_proto_mqtt::packet::Disconnect::new(ReasonCode::Success))).await?;
+            self.send(&Packet::Disconnect(
+                strata_proto_mqtt::packet::Disconnect::new(ReasonCode::Success),
+            ))
+            .await?;
         }
         Ok(())
     }
 
     async fn send(&mut self, packet: &Packet) -> anyhow::Result<()> {
         let mut buf = BytesMut::new();
-        packet.encode(V, &mut buf).context("encoding an MQTT packet")?;
+        packet
+            .encode(V, &mut buf)
+            .context("encoding an MQTT packet")?;
         self.sent_bytes += buf.len() as u64;
         if let Some(stream) = &mut self.stream {
-            stream.write_all(&buf).await.context("sending to the server")?;
+            stream
+                .write_all(&buf)
+                .await
+                .context("sending to the server")?;
         }
         Ok(())
     }

@@ -80,7 +80,14 @@ pub(crate) async fn simulate(args: VibrationArgs) -> anyhow::Result<bool> {
     let mut summary = Summary::default();
     let window_time = Duration::from_secs_f32(WINDOW as f32 / vibration::SAMPLE_RATE);
     let started = Instant::now();
+    // Messages carry the signal's own time (the end of the window), so a run faster than
+    // real time keeps them apart.
+    let epoch_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
     for index in 0..args.windows {
+        let ts = epoch_ms + (window_time * (index as u32 + 1)).as_millis() as u64;
         let condition = scenario_condition(args.scenario, index / args.segment.max(1));
         if segment_condition != Some((condition, index / args.segment.max(1))) {
             let machine = Machine::random(condition, &mut rng);
@@ -93,7 +100,8 @@ pub(crate) async fn simulate(args: VibrationArgs) -> anyhow::Result<bool> {
         sensor.fill(&mut window);
         let machine = *sensor.machine();
         let t0 = Instant::now();
-        let features = Features::extract(&window, machine.shaft_hz, &machine.bearing, &mut scratch)?;
+        let features =
+            Features::extract(&window, machine.shaft_hz, &machine.bearing, &mut scratch)?;
         let verdict = vibration::classify(&mut interpreter, &features)?;
         inference += t0.elapsed();
         confusion.record(machine.condition as usize, verdict.condition as usize);
@@ -119,16 +127,19 @@ pub(crate) async fn simulate(args: VibrationArgs) -> anyhow::Result<bool> {
                     "window": index,
                 }),
             };
+            let message = json!({"ts": ts, "values": message});
             uplink.telemetry(&message).await?;
             if args.json {
-                line(&json!({"event": "alert", "sent": message, "truth": machine.condition.label()}));
+                line(
+                    &json!({"event": "alert", "sent": message["values"], "truth": machine.condition.label()}),
+                );
             }
         }
         if (index + 1) % args.summary_every.max(1) == 0 {
-            let message = summary.take(reported);
+            let message = json!({"ts": ts, "values": summary.take(reported)});
             uplink.telemetry(&message).await?;
             if args.json {
-                line(&json!({"event": "summary", "sent": message}));
+                line(&json!({"event": "summary", "sent": message["values"]}));
             }
         }
         if args.realtime {
