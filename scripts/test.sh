@@ -16,7 +16,8 @@ log() { printf '\n==> %s\n' "$*"; }
 APT_PACKAGES=(curl jq openssl mosquitto mosquitto-clients rabbitmq-server libcoap3-bin chromium
   swtpm swtpm-tools tpm2-tools libtss2-dev pkg-config)
 # Python packages the tests use: MQTT, AMQP and CoAP clients, an SMTP server for e-mail
-# actions, Playwright (driving Debian's Chromium; it downloads no browser).
+# actions, Playwright (driving Debian's Chromium; it downloads no browser), the TensorFlow
+# Lite Micro reference interpreter (pre-release builds only) for the live bit-exactness check.
 PIP_PACKAGES=("paho-mqtt>=2,<3" "pytest>=7" "pika>=1.3,<2" "aiosmtpd>=1.4,<2" "aiocoap>=0.4.7,<0.5"
   "playwright>=1.50,<2")
 
@@ -35,6 +36,10 @@ fi
 if ! python3 -c "import paho.mqtt, pytest, pika, aiosmtpd, aiocoap, playwright" >/dev/null 2>&1; then
   log "installing Python packages: ${PIP_PACKAGES[*]}"
   python3 -m pip install --quiet --disable-pip-version-check "${PIP_PACKAGES[@]}"
+fi
+if ! python3 -c "import tflite_micro" >/dev/null 2>&1; then
+  log "installing the TFLite Micro reference interpreter"
+  python3 -m pip install --quiet --disable-pip-version-check --pre "tflite-micro"
 fi
 
 command -v cargo >/dev/null || { echo "cargo is missing: install Rust from https://rustup.rs" >&2; exit 1; }
@@ -56,6 +61,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 log "cargo test"
 cargo test --workspace --locked
+
+log "edge SDK: bit-exact with the live TFLite Micro interpreter (thousands of seeded random inputs)"
+STRATA_TFLM_LIVE=1 cargo test --locked -q -p strata-edge --test tflite_reference live
 
 log "no_std builds"
 for dir in crates/*/nostd-check; do
