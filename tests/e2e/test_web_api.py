@@ -353,3 +353,15 @@ def test_the_app_is_served_from_the_binary(strata):
     conn.request("GET", "/api/no-such-endpoint")
     resp = conn.getresponse()
     assert resp.status == 404 and json.loads(resp.read())["error"]["code"] == "not_found"
+
+
+def test_device_list_filters_by_connectivity_with_right_totals(strata):
+    heard, token = strata.create_device("status-heard")
+    silent, _ = strata.create_device("status-silent")
+    assert strata.call("POST", f"/api/v1/{token}/telemetry", {"t": 1})[0] == 200
+    status, online = strata.call("GET", "/api/devices?status=online")
+    assert status == 200 and [d["id"] for d in online["items"]] == [heard], online
+    assert online["total"] == 1
+    status, offline = strata.call("GET", "/api/devices?status=offline&search=status-")
+    assert [d["id"] for d in offline["items"]] == [silent] and offline["total"] == 1
+    assert strata.call("GET", "/api/devices?status=sleeping")[0] == 400

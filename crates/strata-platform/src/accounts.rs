@@ -115,17 +115,9 @@ impl Platform {
         role: Role,
         tenant: TenantId,
     ) -> Result<User, PlatformError> {
-        if username.trim().is_empty() || username.len() > 64 {
-            return Err(PlatformError::invalid(
-                "username must be 1 to 64 characters",
-            ));
-        }
+        validate_username(username)?;
         validate_password(password)?;
-        let password = password.to_string();
-        let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-            .await
-            .map_err(|e| PlatformError::new(ErrorCode::Internal, e.to_string()))?
-            .map_err(|e| PlatformError::new(ErrorCode::Internal, e.to_string()))?;
+        let hash = hash_blocking(password).await?;
         self.store()
             .create_user(NewUser {
                 tenant,
@@ -186,17 +178,23 @@ impl Platform {
                 "tenant name must be 1 to 64 characters",
             ));
         }
-        // Validate the admin before creating the tenant, so a bad password leaves nothing.
+        let name = name.trim();
+        // Tenant and admin are created in one store transaction: a taken or invalid admin
+        // name leaves no tenant without users behind.
+        validate_username(admin_username)?;
         validate_password(admin_password)?;
-        if self.store().find_user(admin_username).await?.is_some() {
-            return Err(PlatformError::new(
-                ErrorCode::Conflict,
-                format!("a user named {admin_username:?} already exists"),
-            ));
-        }
-        let tenant = self.store().create_tenant(name.trim()).await?;
-        let admin = self
-            .create_user(admin_username, admin_password, Role::Admin, tenant.id)
+        let hash = hash_blocking(admin_password).await?;
+        let (tenant, admin) = self
+            .store()
+            .create_tenant(
+                name,
+                NewUser {
+                    tenant: self.default_tenant(),
+                    username: admin_username.to_string(),
+                    password_hash: hash,
+                    role: Role::Admin,
+                },
+            )
             .await?;
         Ok((tenant, admin))
     }
@@ -366,6 +364,24 @@ impl Platform {
             token_id: token.id,
         })
     }
+}
+
+fn validate_username(username: &str) -> Result<(), PlatformError> {
+    if username.trim().is_empty() || username.len() > 64 {
+        return Err(PlatformError::invalid(
+            "username must be 1 to 64 characters",
+        ));
+    }
+    Ok(())
+}
+
+/// Argon2 is slow by design: hash off the async threads.
+async fn hash_blocking(password: &str) -> Result<String, PlatformError> {
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| PlatformError::new(ErrorCode::Internal, e.to_string()))?
+        .map_err(|e| PlatformError::new(ErrorCode::Internal, e.to_string()))
 }
 
 fn validate_password(password: &str) -> Result<(), PlatformError> {

@@ -248,6 +248,19 @@ impl Platform {
         }
     }
 
+    /// The devices online now (any tenant).
+    pub fn online_devices(&self) -> Vec<DeviceKey> {
+        let now = now_millis();
+        let Ok(devices) = self.inner.connectivity.devices.lock() else {
+            return Vec::new();
+        };
+        devices
+            .iter()
+            .filter(|(_, entry)| is_online(entry, now))
+            .map(|(key, _)| *key)
+            .collect()
+    }
+
     /// Writes changed activity to the store every few seconds, forever.
     pub async fn run_activity_flush(self) {
         let mut tick = tokio::time::interval(FLUSH_INTERVAL);

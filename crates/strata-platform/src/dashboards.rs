@@ -111,7 +111,7 @@ impl Platform {
             updated_at: now,
         };
         self.store()
-            .put_dashboard(to_row(caller, &dashboard)?)
+            .insert_dashboard(to_row(caller, &dashboard)?)
             .await?;
         Ok(dashboard)
     }
@@ -135,7 +135,7 @@ impl Platform {
         };
         if !self
             .store()
-            .put_dashboard(to_row(caller, &dashboard)?)
+            .update_dashboard(to_row(caller, &dashboard)?)
             .await?
         {
             return Err(PlatformError::not_found(format!("no dashboard {id}")));

@@ -194,12 +194,31 @@ impl Platform {
         offset: u64,
         limit: u32,
     ) -> Result<Page<Device>, PlatformError> {
+        self.list_devices_by_status(caller, filter, None, offset, limit)
+            .await
+    }
+
+    /// Lists devices, optionally only those online (`Some(true)`) or offline.
+    pub async fn list_devices_by_status(
+        &self,
+        caller: &Principal,
+        filter: &DeviceFilter,
+        online: Option<bool>,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Page<Device>, PlatformError> {
         if !(1..=1000).contains(&limit) {
             return Err(PlatformError::parameter("limit must be from 1 to 1000"));
         }
+        let mut filter = filter.clone();
+        if let Some(online) = online {
+            // Connectivity lives in memory; the store filters by the online set so that
+            // totals and paging stay right.
+            filter.keys = Some((online, self.online_devices()));
+        }
         Ok(self
             .store()
-            .list_devices(caller.tenant, filter, offset, limit)
+            .list_devices(caller.tenant, &filter, offset, limit)
             .await?)
     }
 

@@ -38,8 +38,10 @@ pub trait AccountStore: Send + Sync {
         id: Uuid,
         now: Millis,
     ) -> Result<bool, StoreError>;
-    /// Creates a tenant; `Conflict` if the name is taken.
-    async fn create_tenant(&self, name: &str) -> Result<Tenant, StoreError>;
+    /// Creates a tenant with its first user (whose `tenant` is ignored), atomically;
+    /// `Conflict` if the tenant or user name is taken.
+    async fn create_tenant(&self, name: &str, admin: NewUser)
+    -> Result<(Tenant, User), StoreError>;
     /// Lists all tenants by name.
     async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
     /// Lists a tenant's users by name.
@@ -59,9 +61,11 @@ pub trait DashboardStore: Send + Sync {
         tenant: TenantId,
         id: Uuid,
     ) -> Result<Option<DashboardRow>, StoreError>;
-    /// Inserts or replaces a dashboard of the row's tenant; `Conflict` if another dashboard
-    /// of the tenant has the name; false if the id belongs to another tenant.
-    async fn put_dashboard(&self, row: DashboardRow) -> Result<bool, StoreError>;
+    /// Inserts a new dashboard; `Conflict` if another dashboard of the tenant has the name.
+    async fn insert_dashboard(&self, row: DashboardRow) -> Result<(), StoreError>;
+    /// Replaces the name, widgets and update time of an existing dashboard of the row's
+    /// tenant; false if there is none with that id (deleted meanwhile, or another tenant's).
+    async fn update_dashboard(&self, row: DashboardRow) -> Result<bool, StoreError>;
     /// Deletes a dashboard; false if there is none with that id in the tenant.
     async fn delete_dashboard(&self, tenant: TenantId, id: Uuid) -> Result<bool, StoreError>;
 }
@@ -163,8 +167,9 @@ pub trait TelemetryStore: Send + Sync {
     ) -> Result<Vec<TimedValue>, StoreError>;
     /// The points of one key in a time range, oldest first, thinned to at most
     /// `max_points` for charts: when the range holds more, each of `max_points / 2` equal
-    /// time slices keeps its lowest and highest numeric point (so peaks survive), and the
-    /// flag is true.
+    /// time slices keeps its lowest and highest numeric (or boolean) point, so peaks
+    /// survive; a key of text or JSON keeps its latest `max_points` points instead. The
+    /// flag is true then.
     async fn downsample(
         &self,
         device: DeviceKey,

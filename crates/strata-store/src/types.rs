@@ -217,6 +217,9 @@ pub struct DeviceFilter {
     pub name_contains: Option<String>,
     /// Only devices of this type.
     pub device_type: Option<String>,
+    /// Only these devices (`Some(true)`) or all but these (`Some(false)`): how the platform
+    /// filters by connectivity, which it tracks in memory.
+    pub keys: Option<(bool, Vec<DeviceKey>)>,
 }
 
 /// One page of a list.

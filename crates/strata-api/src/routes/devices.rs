@@ -197,10 +197,24 @@ pub struct DeviceListQuery {
     /// Only devices of this type.
     #[serde(rename = "type")]
     pub device_type: Option<String>,
+    /// `online` or `offline`: only devices connected (or heard from within the inactivity
+    /// timeout) now, or only the others.
+    #[param(value_type = Option<String>)]
+    pub status: Option<StatusFilter>,
     /// Devices to skip (default 0).
     pub offset: Option<u64>,
     /// Page size, 1 to 1000 (default 100).
     pub limit: Option<u32>,
+}
+
+/// Connectivity filter of the device list.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StatusFilter {
+    /// Connected or recently heard from.
+    Online,
+    /// The others.
+    Offline,
 }
 
 /// Registers a device and generates its access token.
@@ -254,10 +268,12 @@ pub(crate) async fn list_devices(
         label: q.label,
         name_contains: q.search.filter(|s| !s.is_empty()),
         device_type: q.device_type,
+        keys: None,
     };
+    let online = q.status.map(|s| matches!(s, StatusFilter::Online));
     let page = state
         .platform
-        .list_devices(&me, &filter, offset, limit)
+        .list_devices_by_status(&me, &filter, online, offset, limit)
         .await?;
     Ok(Json(DevicePage {
         items: page

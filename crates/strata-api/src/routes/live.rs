@@ -90,6 +90,9 @@ async fn run(socket: WebSocket, state: AppState, me: Principal, secret: Option<S
     let mut batch: Vec<Arc<Event>> = Vec::new();
     let mut lagged = 0u64;
     let mut flush = tokio::time::interval(BATCH_WINDOW);
+    // The flush branch sleeps while nothing is batched: ticks missed meanwhile must not
+    // fire in a burst (which would send every event alone) once events come again.
+    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut recheck = tokio::time::interval(RECHECK);
     recheck.tick().await;
     loop {

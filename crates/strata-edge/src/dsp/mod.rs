@@ -39,6 +39,11 @@ pub enum DspError {
         /// Length given.
         actual: usize,
     },
+    /// A parameter is out of its domain (e.g. a non-finite frequency).
+    InvalidParameter {
+        /// What is wrong.
+        what: &'static str,
+    },
 }
 
 impl fmt::Display for DspError {
@@ -50,6 +55,7 @@ impl fmt::Display for DspError {
             DspError::LengthMismatch { expected, actual } => {
                 write!(f, "buffer length {actual}, expected {expected}")
             }
+            DspError::InvalidParameter { what } => f.write_str(what),
         }
     }
 }

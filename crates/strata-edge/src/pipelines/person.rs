@@ -42,7 +42,13 @@ pub fn score(interpreter: &mut Interpreter<'_, '_>, frame: &[u8]) -> Result<Scor
     }
     interpreter.invoke()?;
     let out = interpreter.output(0)?;
-    let raw = [out[0], out[1]];
+    let [no_person, person, ..] = *out else {
+        return Err(tflite::Error::LengthMismatch {
+            expected: 2,
+            actual: out.len(),
+        });
+    };
+    let raw = [no_person, person];
     // Softmax output: scale 1/256, zero point -128.
     let person = (f32::from(raw[1]) + 128.0) / 256.0;
     Ok(Score { person, raw })

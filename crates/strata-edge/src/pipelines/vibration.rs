@@ -312,6 +312,11 @@ impl Features {
                 actual: signal.len(),
             });
         }
+        if !shaft_hz.is_finite() || shaft_hz <= 0.0 {
+            return Err(DspError::InvalidParameter {
+                what: "shaft speed must be a positive number of Hz",
+            });
+        }
         let time = features::TimeFeatures::of(signal);
         // Band-limited analytic signal: keep the resonance band's positive frequencies
         // (doubled), inverse transform, magnitude = envelope.
@@ -351,8 +356,13 @@ impl Features {
         // The level the peaks stand out from: mean amplitude of 5-500 Hz.
         let (a, b) = ((5.0 / bin_hz) as usize, (500.0 / bin_hz) as usize);
         let floor = env[a..=b].iter().sum::<f32>() / (b - a + 1) as f32 + 1e-9;
+        // Frequencies beyond Nyquist (a fast shaft's 3rd harmonic) contribute nothing.
         let at = |hz: f32| -> f32 {
-            let k = libm::roundf(hz / bin_hz) as usize;
+            let k = libm::roundf(hz / bin_hz);
+            if !(1.0..(env.len() - 1) as f32).contains(&k) {
+                return 0.0;
+            }
+            let k = k as usize;
             let lo = k.saturating_sub(2).max(1);
             let hi = (k + 2).min(env.len() - 1);
             env[lo..=hi].iter().copied().fold(0.0, f32::max) / floor
@@ -498,6 +508,19 @@ mod tests {
         let mut scratch = Scratch::new();
         let err = Features::extract(&[0.0; 100], 30.0, &Bearing::SKF_6205, &mut scratch);
         assert!(err.is_err());
+    }
+
+    #[test]
+    fn any_shaft_speed_is_an_answer_or_an_error_never_a_panic() {
+        let mut scratch = Scratch::new();
+        let window = [0.1f32; WINDOW];
+        for hz in [0.0, -5.0, f32::NAN, f32::INFINITY] {
+            assert!(Features::extract(&window, hz, &Bearing::SKF_6205, &mut scratch).is_err());
+        }
+        // So fast that the fault harmonics pass Nyquist.
+        for hz in [400.0, 5_000.0, 1e9] {
+            assert!(Features::extract(&window, hz, &Bearing::SKF_6205, &mut scratch).is_ok());
+        }
     }
 }
 

@@ -58,6 +58,37 @@ fn now_millis() -> Millis {
         .unwrap_or(0)
 }
 
+fn insert_user(conn: &rusqlite::Connection, user: NewUser) -> Result<User, StoreError> {
+    let created = User {
+        id: Uuid::new_v4(),
+        tenant: user.tenant,
+        username: user.username,
+        password_hash: user.password_hash,
+        role: user.role,
+        created_at: now_millis(),
+    };
+    conn.execute(
+        "INSERT INTO users (id, tenant_id, username, password_hash, role, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            created.id.to_string(),
+            created.tenant.0,
+            created.username,
+            created.password_hash,
+            created.role.as_str(),
+            created.created_at
+        ],
+    )
+    .map_err(|e| match StoreError::from(e) {
+        StoreError::Conflict(_) => StoreError::Conflict(format!(
+            "a user named {:?} already exists",
+            created.username
+        )),
+        other => other,
+    })?;
+    Ok(created)
+}
+
 #[async_trait]
 impl AccountStore for SqliteStore {
     async fn default_tenant(&self) -> Result<Tenant, StoreError> {
@@ -92,37 +123,7 @@ impl AccountStore for SqliteStore {
 
     async fn create_user(&self, user: NewUser) -> Result<User, StoreError> {
         self.writer
-            .exec(1, move |ctx| {
-                let created = User {
-                    id: Uuid::new_v4(),
-                    tenant: user.tenant,
-                    username: user.username,
-                    password_hash: user.password_hash,
-                    role: user.role,
-                    created_at: now_millis(),
-                };
-                ctx.conn
-                    .execute(
-                        "INSERT INTO users (id, tenant_id, username, password_hash, role, created_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                        params![
-                            created.id.to_string(),
-                            created.tenant.0,
-                            created.username,
-                            created.password_hash,
-                            created.role.as_str(),
-                            created.created_at
-                        ],
-                    )
-                    .map_err(|e| match StoreError::from(e) {
-                        StoreError::Conflict(_) => StoreError::Conflict(format!(
-                            "a user named {:?} already exists",
-                            created.username
-                        )),
-                        other => other,
-                    })?;
-                Ok(created)
-            })
+            .exec(1, move |ctx| insert_user(ctx.conn, user))
             .await
     }
 
@@ -239,10 +240,15 @@ impl AccountStore for SqliteStore {
             .await
     }
 
-    async fn create_tenant(&self, name: &str) -> Result<Tenant, StoreError> {
+    async fn create_tenant(
+        &self,
+        name: &str,
+        admin: NewUser,
+    ) -> Result<(Tenant, User), StoreError> {
         let name = name.to_string();
         self.writer
-            .exec(1, move |ctx| {
+            .exec(2, move |ctx| {
+                // One savepoint: a refused admin leaves no tenant behind.
                 ctx.conn
                     .execute(
                         "INSERT INTO tenants (name, created_at) VALUES (?1, ?2)",
@@ -254,10 +260,18 @@ impl AccountStore for SqliteStore {
                         }
                         other => other,
                     })?;
-                Ok(Tenant {
+                let tenant = Tenant {
                     id: TenantId(ctx.conn.last_insert_rowid()),
                     name,
-                })
+                };
+                let admin = insert_user(
+                    ctx.conn,
+                    NewUser {
+                        tenant: tenant.id,
+                        ..admin
+                    },
+                )?;
+                Ok((tenant, admin))
             })
             .await
     }

@@ -22,6 +22,15 @@ fn from_row(row: &Row<'_>) -> Result<DashboardRow, StoreError> {
     })
 }
 
+fn name_taken(e: rusqlite::Error, name: &str) -> StoreError {
+    match StoreError::from(e) {
+        StoreError::Conflict(_) => {
+            StoreError::Conflict(format!("a dashboard named {name:?} exists already"))
+        }
+        other => other,
+    }
+}
+
 #[async_trait]
 impl DashboardStore for SqliteStore {
     async fn list_dashboards(&self, tenant: TenantId) -> Result<Vec<DashboardRow>, StoreError> {
@@ -59,18 +68,14 @@ impl DashboardStore for SqliteStore {
             .await
     }
 
-    async fn put_dashboard(&self, row: DashboardRow) -> Result<bool, StoreError> {
+    async fn insert_dashboard(&self, row: DashboardRow) -> Result<(), StoreError> {
         self.writer
             .exec(1, move |ctx| {
-                let n = ctx
-                    .conn
+                ctx.conn
                     .execute(
                         "INSERT INTO dashboards (id, tenant_id, name, widgets, created_at,
                             updated_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                         ON CONFLICT (id) DO UPDATE SET name = excluded.name,
-                            widgets = excluded.widgets, updated_at = excluded.updated_at
-                         WHERE tenant_id = excluded.tenant_id",
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                         params![
                             row.id.to_string(),
                             row.tenant.0,
@@ -80,13 +85,29 @@ impl DashboardStore for SqliteStore {
                             row.updated_at
                         ],
                     )
-                    .map_err(|e| match StoreError::from(e) {
-                        StoreError::Conflict(_) => StoreError::Conflict(format!(
-                            "a dashboard named {:?} exists already",
-                            row.name
-                        )),
-                        other => other,
-                    })?;
+                    .map_err(|e| name_taken(e, &row.name))?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn update_dashboard(&self, row: DashboardRow) -> Result<bool, StoreError> {
+        self.writer
+            .exec(1, move |ctx| {
+                let n = ctx
+                    .conn
+                    .execute(
+                        "UPDATE dashboards SET name = ?3, widgets = ?4, updated_at = ?5
+                         WHERE tenant_id = ?1 AND id = ?2",
+                        params![
+                            row.tenant.0,
+                            row.id.to_string(),
+                            row.name,
+                            row.widgets,
+                            row.updated_at
+                        ],
+                    )
+                    .map_err(|e| name_taken(e, &row.name))?;
                 Ok(n > 0)
             })
             .await
@@ -126,34 +147,46 @@ mod tests {
     async fn dashboards_are_per_tenant() {
         let (_dir, store) = open_temp();
         let a = store.default_tenant().await.unwrap().id;
-        let b = store.create_tenant("other").await.unwrap().id;
+        let admin = crate::NewUser {
+            tenant: a,
+            username: "other-admin".into(),
+            password_hash: "x".into(),
+            role: crate::Role::Admin,
+        };
+        let b = store.create_tenant("other", admin).await.unwrap().0.id;
         let mine = row(a, "plant");
-        assert!(store.put_dashboard(mine.clone()).await.unwrap());
+        store.insert_dashboard(mine.clone()).await.unwrap();
         // Same name in another tenant is fine; the same id from another tenant changes nothing.
-        assert!(store.put_dashboard(row(b, "plant")).await.unwrap());
+        store.insert_dashboard(row(b, "plant")).await.unwrap();
         let hijack = DashboardRow {
             tenant: b,
             name: "stolen".into(),
             ..mine.clone()
         };
-        assert!(!store.put_dashboard(hijack).await.unwrap());
+        assert!(!store.update_dashboard(hijack).await.unwrap());
         assert_eq!(
             store.dashboard(a, mine.id).await.unwrap(),
             Some(mine.clone())
         );
         assert_eq!(store.dashboard(b, mine.id).await.unwrap(), None);
         // Duplicate name in one tenant is a conflict.
-        let err = store.put_dashboard(row(a, "plant")).await.unwrap_err();
+        let err = store.insert_dashboard(row(a, "plant")).await.unwrap_err();
         assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
         let updated = DashboardRow {
             widgets: r#"[{"id":"w1"}]"#.into(),
             updated_at: 2,
             ..mine.clone()
         };
-        assert!(store.put_dashboard(updated.clone()).await.unwrap());
-        assert_eq!(store.list_dashboards(a).await.unwrap(), vec![updated]);
+        assert!(store.update_dashboard(updated.clone()).await.unwrap());
+        assert_eq!(
+            store.list_dashboards(a).await.unwrap(),
+            vec![updated.clone()]
+        );
         assert!(!store.delete_dashboard(b, mine.id).await.unwrap());
         assert!(store.delete_dashboard(a, mine.id).await.unwrap());
+        assert!(store.list_dashboards(a).await.unwrap().is_empty());
+        // An update racing a delete does not bring the dashboard back.
+        assert!(!store.update_dashboard(updated).await.unwrap());
         assert!(store.list_dashboards(a).await.unwrap().is_empty());
     }
 }

@@ -209,6 +209,16 @@ impl DeviceStore for SqliteStore {
                     values.push(device_type.into());
                     conditions.push(format!("d.device_type = ?{}", values.len()));
                 }
+                if let Some((inside, keys)) = filter.keys {
+                    // One JSON array parameter, however many keys (no SQL variable limit).
+                    let list: Vec<i64> = keys.iter().map(|k| k.0).collect();
+                    values.push(serde_json::to_string(&list).unwrap_or_default().into());
+                    conditions.push(format!(
+                        "d.key {} (SELECT value FROM json_each(?{}))",
+                        if inside { "IN" } else { "NOT IN" },
+                        values.len()
+                    ));
+                }
                 let condition = conditions.join(" AND ");
                 let total: i64 = conn.query_row(
                     &format!("SELECT count(*) FROM devices d WHERE {condition}"),
@@ -556,6 +566,26 @@ mod tests {
             store.list_devices(t, &search, 0, 10).await.unwrap().total,
             1
         );
+        // By key set (how the platform filters by connectivity), with correct totals.
+        let only = DeviceFilter {
+            keys: Some((true, vec![a.key])),
+            ..Default::default()
+        };
+        let page = store.list_devices(t, &only, 0, 10).await.unwrap();
+        assert_eq!((page.total, page.items[0].id), (1, a.id));
+        let others = DeviceFilter {
+            keys: Some((false, vec![a.key])),
+            ..Default::default()
+        };
+        assert_eq!(
+            store.list_devices(t, &others, 0, 10).await.unwrap().total,
+            2
+        );
+        let none = DeviceFilter {
+            keys: Some((true, vec![])),
+            ..Default::default()
+        };
+        assert_eq!(store.list_devices(t, &none, 0, 10).await.unwrap().total, 0);
 
         assert!(store.get_device(other, a.id).await.unwrap().is_none());
         assert_eq!(store.get_device(t, a.id).await.unwrap(), Some(a.clone()));

@@ -84,6 +84,7 @@ impl MinMaxThinner {
         let number = match value {
             Value::Int(i) => i as f64,
             Value::Float(f) => f,
+            Value::Bool(b) => f64::from(u8::from(b)),
             _ => return,
         };
         let slice = (ts - self.origin) / self.width;
@@ -389,14 +390,31 @@ impl TelemetryStore for SqliteStore {
                 let width = ((last - first) / slices + 1).max(1);
                 let mut thinner = MinMaxThinner::new(first, width);
                 while let Some(row) = rows.next()? {
-                    if row.get::<_, i64>(1)? != KIND_NUMBER {
+                    let kind: i64 = row.get(1)?;
+                    if kind != KIND_NUMBER && kind != KIND_BOOL {
                         continue;
                     }
                     let ts: i64 = row.get(0)?;
-                    let value = decode(KIND_NUMBER, row.get_ref(2)?)?;
+                    let value = decode(kind, row.get_ref(2)?)?;
                     thinner.push(ts, value, &mut out);
                 }
                 thinner.finish(&mut out);
+                if out.is_empty() {
+                    // Text and JSON have no extremes to keep: the latest points instead.
+                    let mut stmt = conn.prepare_cached(
+                        "SELECT ts, kind, value FROM telemetry
+                         WHERE device = ?1 AND ts >= ?2 AND ts < ?3 AND key = ?4
+                         ORDER BY ts DESC LIMIT ?5",
+                    )?;
+                    let mut rows = stmt.query(params![device.0, start, end, key, max_points])?;
+                    while let Some(row) = rows.next()? {
+                        out.push(TimedValue {
+                            ts: row.get(0)?,
+                            value: decode(row.get(1)?, row.get_ref(2)?)?,
+                        });
+                    }
+                    out.reverse();
+                }
                 Ok((out, true))
             })
             .await
@@ -570,6 +588,24 @@ mod tests {
             .await
             .unwrap();
         assert!(none.is_empty());
+        // Booleans are thinned as 0/1; text keeps the latest points.
+        let flags = (0..2_000i64)
+            .map(|i| point(2, "open", i, Value::Bool(i % 7 == 0)))
+            .chain((0..2_000i64).map(|i| point(2, "fw", i, Value::Str(format!("v{i}")))))
+            .collect();
+        store.write_points(flags).await.unwrap();
+        let (open, _) = store
+            .downsample(DeviceKey(2), "open", 0, i64::MAX, 100)
+            .await
+            .unwrap();
+        assert!(!open.is_empty() && open.len() <= 100);
+        assert!(open.iter().any(|p| p.value == Value::Bool(true)));
+        let (fw, _) = store
+            .downsample(DeviceKey(2), "fw", 0, i64::MAX, 100)
+            .await
+            .unwrap();
+        assert_eq!(fw.len(), 100);
+        assert_eq!(fw.last().unwrap().value, Value::Str("v1999".into()));
     }
 
     #[tokio::test(flavor = "multi_thread")]

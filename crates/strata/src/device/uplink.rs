@@ -41,8 +41,11 @@ pub(crate) struct Uplink {
 }
 
 impl Uplink {
-    /// Connects (or, without a token, an offline uplink that only counts).
-    pub(crate) async fn open(args: &UplinkArgs, client_id: &str) -> anyhow::Result<Self> {
+    /// Connects (or, without a token, an offline uplink that only counts). The client id is
+    /// `prefix` plus a random suffix, so several simulated devices can run at once.
+    pub(crate) async fn open(args: &UplinkArgs, prefix: &str) -> anyhow::Result<Self> {
+        let client_id = format!("{prefix}-{:08x}", rand::random::<u32>());
+        let client_id = client_id.as_str();
         let mut uplink = Self {
             stream: None,
             read: BytesMut::with_capacity(1024),
@@ -61,7 +64,9 @@ impl Uplink {
         })?;
         stream.set_nodelay(true)?;
         uplink.stream = Some(stream);
-        let mut connect = Connect::new(V, client_id, 60);
+        // Keep-alive 0: the simulated devices may be silent for long (that is their point)
+        // and send no PINGREQ, so the broker must not time them out.
+        let mut connect = Connect::new(V, client_id, 0);
         connect.username = Some(token.clone());
         uplink.send(&Packet::Connect(Box::new(connect))).await?;
         match uplink.answer().await? {
