@@ -11,6 +11,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use clap::Args;
 use serde_json::json;
 use strata_edge::dsp::frontend::{FEATURE_LEN, NUM_CHANNELS, SAMPLE_RATE_HZ};
@@ -18,7 +20,7 @@ use strata_edge::pipelines::keyword::{KeywordSpotter, Label, SpotterConfig, Upli
 use strata_edge::pipelines::vibration::Rng;
 use strata_edge::tflite::Model;
 
-use super::report::{Confusion, Report, line};
+use super::report::{Confusion, Report, line, wall_ms};
 use super::uplink::{Uplink, UplinkArgs};
 
 static MODEL: &[u8] = include_bytes!("../../../strata-edge/models/micro_speech_quantized.tflite");
@@ -158,7 +160,7 @@ pub(crate) async fn simulate(args: KeywordArgs) -> anyhow::Result<bool> {
                 let newest = &features[FEATURE_LEN - FRAMES_PER_MESSAGE * NUM_CHANNELS..];
                 let bytes: Vec<u8> = newest.iter().map(|&v| v as u8).collect();
                 let message = json!({"ts": epoch_ms + now, "values": {
-                    "kws_features": base64(&bytes), "frames": FRAMES_PER_MESSAGE}});
+                    "kws_features": BASE64.encode(&bytes), "frames": FRAMES_PER_MESSAGE}});
                 uplink.telemetry(&message).await?;
                 frames_streamed = frames_now;
             }
@@ -199,13 +201,6 @@ pub(crate) async fn simulate(args: KeywordArgs) -> anyhow::Result<bool> {
         println!("  audio    {seconds:>12.1} s in {} clips", args.clips);
     }
     Ok(true)
-}
-
-fn wall_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 fn outcome(label: Label) -> usize {
@@ -332,27 +327,6 @@ fn wav_samples(bytes: &[u8]) -> anyhow::Result<Vec<i16>> {
     bail!("the WAV file has no data chunk")
 }
 
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -373,14 +347,6 @@ mod tests {
         stereo.extend_from_slice(&16u16.to_le_bytes());
         let err = wav_samples(&stereo).unwrap_err().to_string();
         assert!(err.contains("sox"), "{err}");
-    }
-
-    #[test]
-    fn base64_matches_rfc4648() {
-        assert_eq!(base64(b""), "");
-        assert_eq!(base64(b"f"), "Zg==");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use strata_edge::pipelines::person::{self, FRAME_BYTES, Presence, SIDE};
 use strata_edge::pipelines::vibration::Rng;
 use strata_edge::tflite::{Interpreter, Model};
 
-use super::report::{Confusion, Report, line};
+use super::report::{Confusion, Report, line, round3, wall_ms};
 use super::uplink::{Uplink, UplinkArgs};
 
 static MODEL: &[u8] = include_bytes!("../../../strata-edge/models/person_detect.tflite");
@@ -104,7 +104,7 @@ pub(crate) async fn simulate(args: PersonArgs) -> anyhow::Result<bool> {
     let started = Instant::now();
     let period = Duration::from_secs_f32(1.0 / args.fps.max(0.1));
     // Messages carry the frame's own time, so a run faster than real time keeps them apart.
-    let epoch_ms = now_ms();
+    let epoch_ms = wall_ms();
     for index in 0..args.frames {
         let (truth, name, pixels) =
             &scenes[(index / args.scene_frames.max(1)) as usize % scenes.len()];
@@ -228,17 +228,6 @@ fn pgm_pixels(bytes: &[u8]) -> anyhow::Result<&[u8]> {
         bail!("expected {FRAME_BYTES} pixels, found {}", pixels.len());
     }
     Ok(pixels)
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
-fn round3(x: f32) -> f64 {
-    (f64::from(x) * 1000.0).round() / 1000.0
 }
 
 #[cfg(test)]

@@ -134,6 +134,19 @@ impl Report {
     }
 }
 
+/// Milliseconds since the Unix epoch: the base of the devices' message timestamps.
+pub(crate) fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// A figure rounded to 3 decimals for a message.
+pub(crate) fn round3(x: f32) -> f64 {
+    (f64::from(x) * 1000.0).round() / 1000.0
+}
+
 /// Prints one JSON line and flushes, so a reader sees it at once.
 pub(crate) fn line(value: &Json) {
     let mut out = std::io::stdout().lock();

@@ -16,7 +16,7 @@ use strata_edge::pipelines::vibration::{
 };
 use strata_edge::tflite::{Interpreter, Model};
 
-use super::report::{Confusion, Report, line};
+use super::report::{Confusion, Report, line, round3, wall_ms};
 use super::uplink::{Uplink, UplinkArgs};
 
 /// Windows in a row that must agree before an alert changes.
@@ -82,10 +82,7 @@ pub(crate) async fn simulate(args: VibrationArgs) -> anyhow::Result<bool> {
     let started = Instant::now();
     // Messages carry the signal's own time (the end of the window), so a run faster than
     // real time keeps them apart.
-    let epoch_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
+    let epoch_ms = wall_ms();
     for index in 0..args.windows {
         let ts = epoch_ms + (window_time * (index as u32 + 1)).as_millis() as u64;
         let condition = scenario_condition(args.scenario, index / args.segment.max(1));
@@ -175,10 +172,6 @@ fn scenario_condition(scenario: Scenario, segment: u64) -> Condition {
             _ => Condition::Healthy,
         },
     }
-}
-
-fn round3(x: f32) -> f64 {
-    (f64::from(x) * 1000.0).round() / 1000.0
 }
 
 /// Running means for the periodic health summary.
