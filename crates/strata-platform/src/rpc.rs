@@ -222,6 +222,12 @@ impl Platform {
             .await?;
         metrics::counter!("strata_rpc_calls_total").increment(1);
         let answered = (!call.oneway && !call.persistent).then(|| self.inner.rpc.add(call.id));
+        // Claimed before it is handed over: a persistent call is visible to a device that
+        // subscribes or polls at this very moment, and must not reach it twice.
+        if !self.claim(&call).await? {
+            self.inner.rpc.forget(call.id);
+            return self.stored_rpc(identity, call.id).await;
+        }
         let sent = self
             .inner
             .links
@@ -229,12 +235,16 @@ impl Platform {
         if !sent {
             self.inner.rpc.forget(call.id);
             if call.persistent {
-                return Ok(call);
+                self.unclaim(&call).await?;
+                // A link may have come up between the failed send and the unclaim; its
+                // queue delivery then skipped this call.
+                self.deliver_queued_rpc(identity).await?;
+                return self.stored_rpc(identity, call.id).await;
             }
             self.store()
                 .transition_rpc(
                     call.id,
-                    &[RpcStatus::Queued],
+                    &[delivered(&call)],
                     RpcStatus::Failed,
                     None,
                     Some("the device was not reachable".into()),
@@ -250,16 +260,6 @@ impl Platform {
                 ),
             ));
         }
-        self.store()
-            .transition_rpc(
-                call.id,
-                &[RpcStatus::Queued],
-                delivered(&call),
-                None,
-                None,
-                now_millis(),
-            )
-            .await?;
         if let Some(answered) = answered {
             let _guard = WaitGuard {
                 waiters: &self.inner.rpc,

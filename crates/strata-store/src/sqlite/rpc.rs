@@ -101,7 +101,8 @@ impl RpcStore for SqliteStore {
             .read(move |conn| {
                 let mut stmt = conn.prepare_cached(&format!(
                     "SELECT {COLUMNS} FROM rpc_calls
-                     WHERE device = ?1 AND status = 'queued' AND expires_at > ?2 ORDER BY id"
+                     WHERE device = ?1 AND status = 'queued' AND persistent AND expires_at > ?2
+                     ORDER BY id"
                 ))?;
                 let rows = stmt.query_map(params![device.0, now], call_from_row)?;
                 Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -174,5 +175,53 @@ impl RpcStore for SqliteStore {
                 Ok(rows.collect::<Result<Vec<_>, _>>()?)
             })
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::open_temp;
+    use super::*;
+    use crate::{AccountStore, DeviceStore, NewDevice};
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn only_persistent_calls_wait_in_the_queue() {
+        let (_dir, store) = open_temp();
+        let tenant = store.default_tenant().await.unwrap().id;
+        let device = store
+            .create_device(
+                NewDevice {
+                    tenant,
+                    name: "pump".into(),
+                    device_type: "pump".into(),
+                    labels: vec![],
+                    metadata: serde_json::json!({}),
+                },
+                1,
+            )
+            .await
+            .unwrap()
+            .key;
+        let call = |persistent: bool| NewRpcCall {
+            device,
+            method: "reboot".into(),
+            params_json: "null".into(),
+            oneway: false,
+            persistent,
+            expires_at: 10_000,
+        };
+        // A plain call is queued only while it is being sent; a poll or a subscription at
+        // that moment must not pick it up.
+        store
+            .create_rpc(call(false), RpcStatus::Queued, 1)
+            .await
+            .unwrap();
+        let kept = store
+            .create_rpc(call(true), RpcStatus::Queued, 2)
+            .await
+            .unwrap();
+        let queued = store.queued_rpc(device, 3).await.unwrap();
+        assert_eq!(queued.iter().map(|c| c.id).collect::<Vec<_>>(), [kept.id]);
+        assert!(store.queued_rpc(device, 10_000).await.unwrap().is_empty());
     }
 }
