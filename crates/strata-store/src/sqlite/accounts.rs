@@ -311,6 +311,20 @@ impl AccountStore for SqliteStore {
         self.writer
             .exec(1, move |ctx| {
                 let id = id.to_string();
+                // Checked in the writer's transaction, so two admins deleting each other at
+                // once cannot leave the tenant with no admin.
+                let (is_admin, admins): (bool, i64) = ctx.conn.query_row(
+                    "SELECT coalesce(max(id = ?2 AND role = 'admin'), 0),
+                            count(*) FILTER (WHERE role = 'admin')
+                     FROM users WHERE tenant_id = ?1",
+                    params![tenant.0, id],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )?;
+                if is_admin && admins <= 1 {
+                    return Err(StoreError::Conflict(
+                        "this is the tenant's last admin; make another user admin first".into(),
+                    ));
+                }
                 // Tokens first: their sessions and keys must die with the account.
                 ctx.conn.execute(
                     "DELETE FROM api_tokens WHERE tenant_id = ?1 AND user_id = ?2",
@@ -387,5 +401,36 @@ mod tests {
                 .len(),
             1
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_last_admin_of_a_tenant_stays() {
+        let (_dir, store) = open_temp();
+        let tenant = store.default_tenant().await.unwrap().id;
+        let user = |name: &str, role| NewUser {
+            tenant,
+            username: name.into(),
+            password_hash: "h".into(),
+            role,
+        };
+        let ada = store.create_user(user("ada", Role::Admin)).await.unwrap();
+        let bob = store.create_user(user("bob", Role::Admin)).await.unwrap();
+        let eve = store.create_user(user("eve", Role::Viewer)).await.unwrap();
+        // Two admins deleting each other at once: one wins, the other is refused.
+        let (a, b) = tokio::join!(
+            store.delete_user(tenant, ada.id),
+            store.delete_user(tenant, bob.id)
+        );
+        let outcomes = [a, b];
+        assert_eq!(outcomes.iter().filter(|r| matches!(r, Ok(true))).count(), 1);
+        assert!(
+            outcomes
+                .iter()
+                .any(|r| matches!(r, Err(StoreError::Conflict(m)) if m.contains("last admin"))),
+            "{outcomes:?}"
+        );
+        // Other users go as before; an unknown id is not found.
+        assert!(store.delete_user(tenant, eve.id).await.unwrap());
+        assert!(!store.delete_user(tenant, eve.id).await.unwrap());
     }
 }
