@@ -369,6 +369,9 @@ pub struct HttpConfig {
     /// (`X-Forwarded-Proto: https` from a TLS proxy) and for loopback hosts, which browsers
     /// treat as secure; `always` and `never` force it.
     pub secure_cookies: SecureCookies,
+    /// Origins besides the app's own host whose pages may open the live WebSocket, e.g.
+    /// `["https://iot.example.com"]` behind a proxy that rewrites the Host header.
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for HttpConfig {
@@ -378,6 +381,7 @@ impl Default for HttpConfig {
             max_body_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             secure_cookies: SecureCookies::Auto,
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -544,6 +548,16 @@ impl Default for AuthConfig {
     }
 }
 
+/// `http(s)://host[:port]`, nothing after: what browsers send in an Origin header.
+fn is_origin(text: &str) -> bool {
+    let Some((scheme, host)) = text.split_once("://") else {
+        return false;
+    };
+    matches!(scheme, "http" | "https")
+        && !host.is_empty()
+        && !host.contains(['/', '?', '#', '@', ' '])
+}
+
 impl Config {
     /// Checks values that parse but make no sense, naming the key.
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -564,6 +578,17 @@ impl Config {
         }
         if self.http.request_timeout.is_zero() {
             return Err(invalid("http.request_timeout", "must be longer than 0s"));
+        }
+        for origin in &self.http.allowed_origins {
+            if !is_origin(origin) {
+                return Err(invalid(
+                    "http.allowed_origins",
+                    format!(
+                        "`{origin}` is not an origin; write scheme and host (and port) only, \
+                         e.g. `https://iot.example.com`"
+                    ),
+                ));
+            }
         }
         if self.storage.backend != "sqlite" {
             return Err(invalid(
@@ -926,6 +951,27 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("telemetry.retention"), "{err}");
+    }
+
+    #[test]
+    fn allowed_origins_are_origins() {
+        let load = |origins: &str| {
+            let mut file = tempfile::NamedTempFile::new().unwrap();
+            writeln!(file, "[http]\nallowed_origins = {origins}").unwrap();
+            Loader::new()
+                .file(file.path(), true)
+                .env_vars(vec![])
+                .load()
+        };
+        let config = load(r#"["https://iot.example.com", "http://10.0.0.5:8080"]"#).unwrap();
+        assert_eq!(config.http.allowed_origins.len(), 2);
+        for bad in [
+            r#"["iot.example.com"]"#,
+            r#"["https://iot.example.com/app"]"#,
+        ] {
+            let err = load(bad).unwrap_err().to_string();
+            assert!(err.contains("http.allowed_origins"), "{err}");
+        }
     }
 
     #[test]

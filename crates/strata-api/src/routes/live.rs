@@ -16,7 +16,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use strata_platform::accounts::Principal;
 use strata_platform::events::Event;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::{self, error::RecvError};
 use uuid::Uuid;
 
 use crate::AppState;
@@ -38,7 +38,8 @@ struct Filter {
 }
 
 /// Opens the live stream. Authenticated by the session cookie (or a bearer token) at the
-/// handshake; a handshake from another site's page (Origin not this host) is refused.
+/// handshake; a handshake from another site's page (Origin neither this host nor one of
+/// `http.allowed_origins`) is refused.
 #[utoipa::path(get, path = "/api/ws", tag = "events", security(("bearer" = [])),
     responses((status = 101, description = "WebSocket; frames are JSON arrays of events \
         `{\"kind\", \"device_id\", \"ts\", \"data\"}`; send `{\"devices\": [ids] | null}` to filter"),
@@ -49,25 +50,36 @@ pub(crate) async fn socket(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    if !same_origin(&headers) {
+    if !origin_allowed(&headers, &state.platform.config().http.allowed_origins) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "cross_origin",
-            "WebSocket handshakes must come from the app's own origin",
+            "WebSocket handshakes must come from the app's own origin; behind a proxy that \
+             rewrites the Host header, add the public origin to http.allowed_origins",
         ));
     }
     let secret = credential(&headers).map(str::to_string);
+    // Subscribed before the 101 goes out: a client that acts as soon as it sees the upgrade
+    // must get the events its actions cause.
+    let events = state.platform.events();
     Ok(ws
         .max_message_size(64 * 1024)
-        .on_upgrade(move |socket| run(socket, state, me, secret)))
+        .on_upgrade(move |socket| run(socket, state, me, secret, events)))
 }
 
 /// Browsers send cookies with cross-site WebSocket handshakes; the Origin header (which
-/// pages cannot forge) must name this host. Non-browser clients send no Origin.
-fn same_origin(headers: &HeaderMap) -> bool {
+/// pages cannot forge) must name this host or a configured origin. Non-browser clients send
+/// no Origin.
+fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return true;
     };
+    if allowed.iter().any(|a| {
+        a.trim_end_matches('/')
+            .eq_ignore_ascii_case(origin.trim_end_matches('/'))
+    }) {
+        return true;
+    }
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
@@ -83,9 +95,14 @@ fn credential(headers: &HeaderMap) -> Option<&str> {
     bearer_header(headers).or_else(|| cookie(headers, SESSION_COOKIE))
 }
 
-async fn run(socket: WebSocket, state: AppState, me: Principal, secret: Option<String>) {
+async fn run(
+    socket: WebSocket,
+    state: AppState,
+    me: Principal,
+    secret: Option<String>,
+    mut events: broadcast::Receiver<Arc<Event>>,
+) {
     let (mut sink, mut stream) = socket.split();
-    let mut events = state.platform.events();
     let mut devices: Option<HashSet<Uuid>> = None;
     let mut batch: Vec<Arc<Event>> = Vec::new();
     let mut lagged = 0u64;
@@ -200,6 +217,7 @@ mod tests {
 
     #[test]
     fn origin_must_match_host() {
+        let same_origin = |h: &HeaderMap| origin_allowed(h, &[]);
         assert!(same_origin(&headers(&[(header::HOST, "127.0.0.1:8080")])));
         assert!(same_origin(&headers(&[
             (header::HOST, "127.0.0.1:8080"),
@@ -213,6 +231,27 @@ mod tests {
             header::ORIGIN,
             "http://127.0.0.1:8080"
         )])));
+    }
+
+    #[test]
+    fn configured_origins_pass_behind_a_proxy() {
+        let allowed = ["https://iot.example.com".to_string()];
+        // The proxy rewrote Host; the browser's Origin is the public one.
+        let proxied =
+            |origin: &str| headers(&[(header::HOST, "127.0.0.1:8080"), (header::ORIGIN, origin)]);
+        assert!(origin_allowed(
+            &proxied("https://iot.example.com"),
+            &allowed
+        ));
+        assert!(origin_allowed(
+            &proxied("https://IOT.example.com"),
+            &allowed
+        ));
+        assert!(!origin_allowed(&proxied("https://evil.example"), &allowed));
+        assert!(!origin_allowed(
+            &proxied("http://iot.example.com"),
+            &allowed
+        ));
     }
 
     #[test]
