@@ -433,16 +433,30 @@ impl Platform {
         timeout: Duration,
     ) -> Result<Option<Downlink>, PlatformError> {
         self.device_seen(device);
-        let queued = self
-            .store()
-            .queued_rpc(device.device_key, now_millis())
-            .await?;
-        for call in queued {
-            if self.claim(&call).await? {
-                return Ok(Some(request_message(&call)));
+        let mut next = loop {
+            // The poller is reachable before the queue is read: a persistent call created
+            // in between either finds the poller or is in the queue, never neither.
+            let mut next = self.inner.links.poll(device.device_key);
+            let queued = self
+                .store()
+                .queued_rpc(device.device_key, now_millis())
+                .await?;
+            if queued.is_empty() {
+                break next;
             }
-        }
-        let mut next = self.inner.links.poll(device.device_key);
+            // One message per poll: a call handed over meanwhile goes first, and the
+            // queued ones wait for the next poll.
+            next.close();
+            if let Ok(message) = next.try_recv() {
+                return Ok(Some(message));
+            }
+            for call in queued {
+                if self.claim(&call).await? {
+                    return Ok(Some(request_message(&call)));
+                }
+            }
+            // Another poll or subscription took them all: wait afresh.
+        };
         match tokio::time::timeout(timeout, &mut next).await {
             Ok(Ok(message)) => Ok(Some(message)),
             Ok(Err(_)) => Ok(None),
