@@ -73,7 +73,7 @@ done
 log "end-to-end tests with real peers (paho-mqtt, mosquitto_pub/sub, libcoap, aiocoap, RabbitMQ, SMTP, webhooks, Chromium)"
 STRATA_BIN="$PWD/target/debug/strata" python3 -m pytest -q tests/e2e
 
-log "README quickstart"
-./scripts/quickstart-check.sh
+log "README quickstart (the debug build; \`./scripts/quickstart-check.sh\` alone builds the release binary)"
+QUICKSTART_BIN="$PWD/target/debug/strata" ./scripts/quickstart-check.sh
 
 log "all tests passed"

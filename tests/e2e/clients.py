@@ -1,6 +1,7 @@
 """A small synchronous wrapper around paho-mqtt 2.x for tests."""
 
 import queue
+import subprocess
 import threading
 import uuid
 
@@ -11,6 +12,31 @@ from paho.mqtt.packettypes import PacketTypes
 
 V311 = mqtt.MQTTv311
 V5 = mqtt.MQTTv5
+
+# Every client a test made, so the fixture `close_clients` can stop them afterwards: a
+# forgotten client's network thread would otherwise keep reconnecting for the whole run.
+_made = []
+
+
+def close_clients():
+    """Stops every client made so far, in the background (a thread may need a second to
+    notice)."""
+    clients = list(_made)
+    _made.clear()
+
+    def stop():
+        for c in clients:
+            try:
+                c.c.disconnect()
+            except Exception:
+                pass
+        for c in clients:
+            try:
+                c.c.loop_stop()
+            except Exception:
+                pass
+
+    threading.Thread(target=stop, daemon=True).start()
 
 
 class Client:
@@ -59,6 +85,7 @@ class Client:
         self.connect_props = props
         self.keepalive = keepalive
         self.clean = clean
+        _made.append(self)
 
     def connect(self, expect_ok=True, timeout=10):
         port = {
@@ -100,7 +127,8 @@ class Client:
             if mid == info.mid:
                 return rc.value if hasattr(rc, "value") else rc
 
-    def expect(self, timeout=5):
+    def expect(self, timeout=15):
+        # Generous: only a failing run waits this long, and CI machines stall.
         return self.messages.get(timeout=timeout)
 
     def expect_none(self, wait=0.5):
@@ -118,3 +146,21 @@ class Client:
         """Closes the socket without DISCONNECT (an abnormal end: the will is published)."""
         self.c.loop_stop()
         self.c.socket().close()
+
+
+def mosquitto_sub(args):
+    """Starts `mosquitto_sub -d -v ARGS` and returns once the broker's SUBACK is in: the
+    subscription is live, so messages published from now on must arrive. Read the messages
+    with `subscribed_messages`."""
+    proc = subprocess.Popen(["stdbuf", "-oL", "mosquitto_sub", "-d", "-v", *args],
+                            stdout=subprocess.PIPE, text=True)
+    for line in proc.stdout:
+        if "received SUBACK" in line:
+            break
+    return proc
+
+
+def subscribed_messages(proc, topic_prefix, timeout=30):
+    """The `topic payload` lines `mosquitto_sub` printed until it exited."""
+    out, _ = proc.communicate(timeout=timeout)
+    return [line for line in out.split("\n") if line.startswith(topic_prefix)]

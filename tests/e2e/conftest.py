@@ -3,6 +3,7 @@
 
 import json
 import os
+import queue
 import subprocess
 import tempfile
 import threading
@@ -47,9 +48,23 @@ class Strata:
         self.ws_port, self.wss_port = None, None
         self.coap_port = None
         self.coaps_port = None
+        # Lines come through a thread, so a server that hangs silently fails the start
+        # after the deadline instead of blocking the whole run.
+        lines = queue.Queue()
+
+        def pump():
+            for line in self.proc.stdout:
+                lines.put(line)
+            lines.put("")
+
+        threading.Thread(target=pump, daemon=True).start()
         deadline = time.time() + 60
-        while time.time() < deadline:
-            line = self.proc.stdout.readline()
+        while True:
+            try:
+                line = lines.get(timeout=max(0.0, deadline - time.time()))
+            except queue.Empty:
+                self.kill()
+                raise RuntimeError("strata did not start listening within 60 s")
             if not line:
                 raise RuntimeError("strata exited before listening")
             if line.startswith("strata: MQTT listening on mqtt://"):
@@ -71,7 +86,6 @@ class Strata:
             if line.startswith("strata: HTTP API listening on "):
                 self.http = line.strip().rsplit(" ", 1)[1]
                 break
-        threading.Thread(target=self.proc.stdout.read, daemon=True).start()
         self.token = self.call("POST", "/api/auth/login",
                                {"username": "admin", "password": ADMIN_PASSWORD})[1]["token"]
 
@@ -111,6 +125,13 @@ class Strata:
         if self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=30)
+
+
+@pytest.fixture(autouse=True)
+def _stop_mqtt_clients():
+    yield
+    from clients import close_clients
+    close_clients()
 
 
 @pytest.fixture

@@ -265,7 +265,7 @@ def test_rpc_calls_arrive_as_observe_notifications_with_libcoap(strata):
                                   "persistent": True})
     assert status in (200, 201, 202), queued
     proc = subprocess.Popen(
-        [CLIENT, "-m", "get", "-s", "8", "-B", "12",
+        [CLIENT, "-m", "get", "-s", "15", "-B", "20",
          f"coap://127.0.0.1:{strata.coap_port}/api/v1/{token}/rpc"],
         stdout=subprocess.PIPE, text=True)
     try:
@@ -289,7 +289,7 @@ def test_rpc_calls_arrive_as_observe_notifications_with_libcoap(strata):
         assert status == 200 and call["status"] == "successful", call
         assert call["response"] == {"led": "on"}
     finally:
-        out, _ = proc.communicate(timeout=20)
+        out, _ = proc.communicate(timeout=40)
     notes = [json.loads(x) for x in out.replace("}{", "}\n{").splitlines() if x.strip()]
     assert [n["method"] for n in notes] == ["queued", "setLed"], out
     assert notes[0]["params"] == {"n": 1}
@@ -399,9 +399,11 @@ DTLS_CLIENT = "coap-client-openssl"
 PSK = "0123456789abcdef"
 
 
-def coaps(strata, method, path, identity, key, payload=None, observe_secs=None, timeout=30):
-    """coap-client-openssl over DTLS-PSK; returns (stdout, stderr, exit code)."""
-    args = [DTLS_CLIENT, "-m", method, "-B", "5", "-u", identity, "-k", key]
+def coaps(strata, method, path, identity, key, payload=None, observe_secs=None, wait_secs=20,
+          timeout=40):
+    """coap-client-openssl over DTLS-PSK; returns (stdout, stderr, exit code). `wait_secs`
+    bounds handshake and answer (a refused handshake runs until it ends)."""
+    args = [DTLS_CLIENT, "-m", method, "-B", str(wait_secs), "-u", identity, "-k", key]
     if observe_secs:
         args += ["-s", str(observe_secs)]
     if payload is not None:
@@ -430,9 +432,10 @@ def test_dtls_psk_identity_authenticates_the_device(strata):
     out, err, _ = coaps(strata, "post", f"/api/v1/{token}/attributes", "sensor-psk-1", PSK, '{"fw": "9"}')
     assert json.loads(out) == {"accepted": 1}, (out, err)
     # A wrong key or an unknown identity fails the handshake: nothing is stored.
-    out, err, _ = coaps(strata, "post", "/api/v1/telemetry", "sensor-psk-1", "wrong-key-000000", '{"bad": 1}')
+    out, err, _ = coaps(strata, "post", "/api/v1/telemetry", "sensor-psk-1", "wrong-key-000000", '{"bad": 1}',
+                        wait_secs=5)
     assert "accepted" not in out, (out, err)
-    out, err, _ = coaps(strata, "post", "/api/v1/telemetry", "nobody", PSK, '{"bad": 2}')
+    out, err, _ = coaps(strata, "post", "/api/v1/telemetry", "nobody", PSK, '{"bad": 2}', wait_secs=5)
     assert "accepted" not in out, (out, err)
     assert "bad" not in strata.latest(device_id)
     # Without a DTLS identity, token-less paths are unknown resources.
@@ -449,7 +452,7 @@ def test_rpc_notifications_travel_over_dtls(strata):
     device_id, _ = strata.create_device("coaps-rpc")
     add_psk(strata, device_id, "sensor-psk-rpc")
     proc = subprocess.Popen(
-        [DTLS_CLIENT, "-m", "get", "-s", "6", "-B", "8", "-u", "sensor-psk-rpc", "-k", PSK,
+        [DTLS_CLIENT, "-m", "get", "-s", "10", "-B", "15", "-u", "sensor-psk-rpc", "-k", PSK,
          f"coaps://127.0.0.1:{strata.coaps_port}/api/v1/rpc"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -460,7 +463,7 @@ def test_rpc_notifications_travel_over_dtls(strata):
                                    {"method": "blink", "params": {"n": 3}, "oneway": True})
         assert status == 200 and call["status"] == "successful", call
     finally:
-        out, err = proc.communicate(timeout=20)
+        out, err = proc.communicate(timeout=30)
     assert '"method":"blink"' in out, (out, err)
 
 
@@ -483,7 +486,7 @@ def test_dtls_client_certificate_authenticates_the_device(data_dir, tmp_path):
         status, body = server.call("POST", f"/api/devices/{device_id}/credentials/x509",
                                    {"certificate_pem": device_cert.read_text()})
         assert status == 201, body
-        args = [DTLS_CLIENT, "-m", "post", "-B", "5", "-c", str(device_cert), "-j", str(device_key),
+        args = [DTLS_CLIENT, "-m", "post", "-B", "20", "-c", str(device_cert), "-j", str(device_key),
                 "-n", "-e", '{"by_cert": 1}', f"coaps://127.0.0.1:{server.coaps_port}/api/v1/telemetry"]
         out = subprocess.run(args, capture_output=True, text=True, timeout=30)
         assert json.loads(out.stdout) == {"accepted": 1}, (out.stdout, out.stderr)
@@ -492,6 +495,7 @@ def test_dtls_client_certificate_authenticates_the_device(data_dir, tmp_path):
         other_cert, other_key = make_cert(tmp_path, "stranger")
         args[args.index(str(device_cert))] = str(other_cert)
         args[args.index(str(device_key))] = str(other_key)
+        args[args.index("-B") + 1] = "5"  # a refused client waits out its whole window
         out = subprocess.run(args, capture_output=True, text=True, timeout=30)
         assert "accepted" not in out.stdout, (out.stdout, out.stderr)
     finally:

@@ -63,7 +63,7 @@ def test_sessions_survive_a_clean_restart(data_dir, version):
 def test_saved_sessions_survive_a_crash(data_dir):
     server = Strata(data_dir, dict(OPEN, STRATA_MQTT__PERSIST_INTERVAL="200ms"))
     offline_session_with_messages(server, V5, "crash-keeper")
-    time.sleep(1.5)  # several save intervals
+    time.sleep(3.0)  # many save intervals, even on a stalled machine
     server.kill()
     server = Strata(data_dir, OPEN)
     try:

@@ -382,8 +382,12 @@ def test_live_events_over_sse(server):
     req.add_header("Authorization", f"Bearer {server.token}")
     events = []
 
+    ready = threading.Event()
+
     def listen():
         with urllib.request.urlopen(req, timeout=30) as resp:
+            # The server subscribes before it answers: events from now on reach us.
+            ready.set()
             name = None
             for raw in resp:
                 line = raw.decode().rstrip("\n")
@@ -396,7 +400,7 @@ def test_live_events_over_sse(server):
 
     t = threading.Thread(target=listen, daemon=True)
     t.start()
-    time.sleep(0.5)
+    assert ready.wait(15)
     send(server, token, {"v": 7})
     server.call("POST", "/api/alarms", {"device_id": dev, "type": "T", "severity": "minor"})
     t.join(timeout=15)

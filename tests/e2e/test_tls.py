@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from clients import Client, V311, V5
+from clients import Client, V311, V5, mosquitto_sub, subscribed_messages
 from conftest import Strata
 
 
@@ -87,17 +87,13 @@ def test_pubsub_between_tls_and_plain_clients(tls_strata, pki, version):
 
 def test_mosquitto_clients_over_tls(tls_strata, pki):
     port = str(tls_strata.mqtts_port)
-    sub = subprocess.Popen(
-        ["mosquitto_sub", "-h", "127.0.0.1", "-p", port, "--cafile", str(pki / "ca.pem"),
-         "-t", "tls/topic", "-C", "1", "-W", "20", "-q", "1"],
-        stdout=subprocess.PIPE, text=True)
-    time.sleep(1.0)
+    sub = mosquitto_sub(["-h", "127.0.0.1", "-p", port, "--cafile", str(pki / "ca.pem"),
+                         "-t", "tls/topic", "-C", "1", "-W", "30", "-q", "1"])
     subprocess.run(
         ["mosquitto_pub", "-h", "127.0.0.1", "-p", port, "--cafile", str(pki / "ca.pem"),
          "-t", "tls/topic", "-m", "over-tls", "-q", "1"],
         check=True, timeout=20)
-    out, _ = sub.communicate(timeout=30)
-    assert out.strip() == "over-tls"
+    assert subscribed_messages(sub, "tls/", timeout=40) == ["tls/topic over-tls"]
     assert sub.returncode == 0
 
 
