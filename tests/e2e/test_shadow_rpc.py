@@ -288,6 +288,40 @@ def test_rpc_over_http_long_poll(strata):
         assert resp.status == 204
 
 
+def test_persistent_calls_reach_a_polling_device_once_each(strata):
+    # Calls made while the device polls, between polls and during hand-overs: each one
+    # arrives exactly once, none stays queued.
+    dev, token = strata.create_device("busy-poller")
+    received, stop = [], threading.Event()
+
+    def poll():
+        while not stop.is_set():
+            with urllib.request.urlopen(f"{strata.http}/api/v1/{token}/rpc?timeout=500",
+                                        timeout=30) as resp:
+                if resp.status == 200:
+                    received.append(json.loads(resp.read())["id"])
+
+    t = threading.Thread(target=poll, daemon=True)
+    t.start()
+    ids = []
+    for i in range(40):
+        status, call = strata.call("POST", f"/api/devices/{dev}/rpc",
+                                   {"method": "step", "params": {"i": i}, "oneway": True,
+                                    "persistent": True})
+        assert status in (200, 201, 202), call
+        ids.append(call["id"])
+        if i % 8 == 0:
+            time.sleep(0.6)  # now and then while no poll is waiting
+    deadline = time.time() + 30
+    while time.time() < deadline and len(received) < len(ids):
+        time.sleep(0.1)
+    stop.set()
+    t.join(timeout=30)
+    assert sorted(received) == sorted(ids), (len(received), len(ids))
+    for call_id in ids:
+        assert strata.call("GET", f"/api/devices/{dev}/rpc/{call_id}")[1]["status"] == "successful"
+
+
 def test_shadow_over_the_http_device_api(strata):
     dev, token = strata.create_device("httpshadow")
     req = urllib.request.Request(f"{strata.http}/api/v1/{token}/shadows/default",

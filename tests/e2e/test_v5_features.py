@@ -133,6 +133,8 @@ def test_keep_alive_closes_silent_clients(open_strata):
     # Nothing is sent: the broker must close after one and a half keep-alive periods (well
     # before the 30 s the socket waits; how long exactly is not a test's business).
     assert s.recv(16) == b""
+    # Not before the keep-alive ran out (a lower bound: a slow machine only adds to it).
+    assert time.time() - started >= 1.0
     s.close()
 
 

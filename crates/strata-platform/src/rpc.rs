@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use serde_json::Value;
-use strata_store::{DeviceIdentity, NewRpcCall, RpcCall, RpcStatus};
+use strata_store::{DeviceIdentity, DeviceKey, NewRpcCall, RpcCall, RpcStatus};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
@@ -101,6 +101,28 @@ impl Waiters {
         if let Ok(mut calls) = self.calls.lock() {
             calls.remove(&id);
         }
+    }
+}
+
+/// Turns for handing calls to a device, one device at a time (striped: a few locks shared
+/// by all devices). A link that comes up while a call is being handed over reads the queue
+/// only after the hand-over ended, so the call is either delivered or back in the queue.
+pub(crate) struct DeliveryTurns {
+    stripes: Vec<tokio::sync::Mutex<()>>,
+}
+
+impl Default for DeliveryTurns {
+    fn default() -> Self {
+        Self {
+            stripes: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
+        }
+    }
+}
+
+impl DeliveryTurns {
+    async fn take(&self, device: DeviceKey) -> tokio::sync::MutexGuard<'_, ()> {
+        let stripe = device.0.rem_euclid(self.stripes.len() as i64) as usize;
+        self.stripes[stripe].lock().await
     }
 }
 
@@ -222,35 +244,25 @@ impl Platform {
             .await?;
         metrics::counter!("strata_rpc_calls_total").increment(1);
         let answered = (!call.oneway && !call.persistent).then(|| self.inner.rpc.add(call.id));
-        // Claimed before it is handed over: a persistent call is visible to a device that
-        // subscribes or polls at this very moment, and must not reach it twice.
-        if !self.claim(&call).await? {
-            self.inner.rpc.forget(call.id);
-            return self.stored_rpc(identity, call.id).await;
-        }
-        let sent = self
-            .inner
-            .links
-            .send(identity, &request_message(&call), false);
-        if !sent {
-            self.inner.rpc.forget(call.id);
+        let _forget_waiter = WaitGuard {
+            waiters: &self.inner.rpc,
+            id: call.id,
+        };
+        // In a task of its own: a caller giving up half-way must not leave the call claimed
+        // but never sent.
+        let handover = {
+            let platform = self.clone();
+            let identity = *identity;
+            let call = call.clone();
+            tokio::spawn(async move { platform.hand_over(&identity, &call).await })
+        };
+        let taken = handover.await.map_err(|e| {
+            PlatformError::new(ErrorCode::Internal, format!("RPC hand-over failed: {e}"))
+        })??;
+        if !taken {
             if call.persistent {
-                self.unclaim(&call).await?;
-                // A link may have come up between the failed send and the unclaim; its
-                // queue delivery then skipped this call.
-                self.deliver_queued_rpc(identity).await?;
                 return self.stored_rpc(identity, call.id).await;
             }
-            self.store()
-                .transition_rpc(
-                    call.id,
-                    &[delivered(&call)],
-                    RpcStatus::Failed,
-                    None,
-                    Some("the device was not reachable".into()),
-                    now_millis(),
-                )
-                .await?;
             return Err(PlatformError::new(
                 ErrorCode::DeviceUnreachable,
                 format!(
@@ -261,10 +273,6 @@ impl Platform {
             ));
         }
         if let Some(answered) = answered {
-            let _guard = WaitGuard {
-                waiters: &self.inner.rpc,
-                id: call.id,
-            };
             let outcome = tokio::time::timeout(timeout, answered).await;
             if outcome.is_err() {
                 self.store()
@@ -371,9 +379,49 @@ impl Platform {
         Ok(())
     }
 
+    /// Claims a new call and offers it to the device's links, in the device's delivery
+    /// turn; a call no link takes goes back to the queue (persistent) or fails (plain).
+    /// True if the device has it.
+    async fn hand_over(
+        &self,
+        identity: &DeviceIdentity,
+        call: &RpcCall,
+    ) -> Result<bool, PlatformError> {
+        let _turn = self.inner.rpc_turns.take(identity.device_key).await;
+        // Claimed first: a persistent call is in the queue, and must not reach the device
+        // twice. Someone else's claim means a queue delivery already handed it over.
+        if !self.claim(call).await? {
+            return Ok(true);
+        }
+        if self
+            .inner
+            .links
+            .send(identity, &request_message(call), false)
+        {
+            return Ok(true);
+        }
+        if call.persistent {
+            self.unclaim(call).await?;
+        } else {
+            self.store()
+                .transition_rpc(
+                    call.id,
+                    &[delivered(call)],
+                    RpcStatus::Failed,
+                    None,
+                    Some("the device was not reachable".into()),
+                    now_millis(),
+                )
+                .await?;
+        }
+        Ok(false)
+    }
+
     /// Hands a device its queued persistent calls, oldest first, while a link takes them
-    /// (for a device that just became reachable).
+    /// (for a device that just became reachable: its link is registered before this runs,
+    /// so a call handed over meanwhile either reached it or is back in the queue by now).
     pub async fn deliver_queued_rpc(&self, device: &DeviceIdentity) -> Result<(), PlatformError> {
+        let _turn = self.inner.rpc_turns.take(device.device_key).await;
         for call in self
             .store()
             .queued_rpc(device.device_key, now_millis())
@@ -437,11 +485,13 @@ impl Platform {
             // The poller is reachable before the queue is read: a persistent call created
             // in between either finds the poller or is in the queue, never neither.
             let mut next = self.inner.links.poll(device.device_key);
+            let _turn = self.inner.rpc_turns.take(device.device_key).await;
             let queued = self
                 .store()
                 .queued_rpc(device.device_key, now_millis())
                 .await?;
             if queued.is_empty() {
+                // The wait happens outside the turn.
                 break next;
             }
             // One message per poll: a call handed over meanwhile goes first, and the
