@@ -9,10 +9,13 @@ import os
 import socket
 import struct
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 
 import pytest
 
+from clients import Client, V5
 from conftest import ADMIN_PASSWORD, Strata
 
 
@@ -176,6 +179,52 @@ def test_tenants_are_isolated(strata):
     socket_.close()
     # The original tenant still has everything.
     assert admin.call("GET", f"/api/dashboards/{dash['id']}")[0] == 200
+
+
+def test_a_tenant_is_deleted_with_everything_in_it(strata):
+    admin = Browser(strata, "admin", ADMIN_PASSWORD)
+    status, created = admin.call("POST", "/api/tenants", {
+        "name": "doomed", "admin_username": "doomed-admin", "admin_password": "password-123"})
+    assert status == 201, created
+    tenant = created["tenant"]["id"]
+    doomed = Browser(strata, "doomed-admin", "password-123")
+    status, device = doomed.call("POST", "/api/devices", {"name": "pump"})
+    assert status == 201, device
+    token = device["credentials"]["access_token"]
+    assert strata.call("POST", f"/api/v1/{token}/telemetry", {"flow": 3})[0] == 200
+    assert doomed.call("POST", "/api/dashboards", {"name": "d", "widgets": []})[0] == 201
+    status, rule = doomed.call("POST", "/api/rules", {
+        "name": "never", "trigger": "telemetry", "filter": "msg.flow > 1000",
+        "actions": [{"type": "webhook", "url": "http://127.0.0.1:9/hook"}]})
+    assert status == 201, rule
+    mqtt = Client(strata, version=V5, username=token)
+    mqtt.connect()
+
+    # Only the installation's admins delete tenants, and never the default one.
+    assert doomed.call("DELETE", f"/api/tenants/{tenant}")[0] == 403
+    status, body = admin.call("DELETE", f"/api/tenants/{admin.user['tenant_id']}")
+    assert status == 422, body
+    assert admin.call("DELETE", f"/api/tenants/{tenant}")[0] == 204
+
+    # Its people are signed out, its devices cut off, its names free again.
+    assert doomed.call("GET", "/api/devices")[0] == 401
+    assert getattr(mqtt.disconnects.get(timeout=15), "value", None) == 0x98
+    req = urllib.request.Request(f"{strata.http}/api/v1/{token}/telemetry",
+                                 data=b'{"flow": 4}', method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(req, timeout=30)
+    assert refused.value.code == 401
+    assert tenant not in [t["id"] for t in admin.call("GET", "/api/tenants")[1]]
+    assert admin.call("DELETE", f"/api/tenants/{tenant}")[0] == 404
+    status, again = admin.call("POST", "/api/tenants", {
+        "name": "doomed", "admin_username": "doomed-admin", "admin_password": "password-123"})
+    assert status == 201, again
+    reborn = Browser(strata, "doomed-admin", "password-123")
+    for path in ("/api/devices", "/api/dashboards", "/api/rules"):
+        status, listing = reborn.call("GET", path)
+        assert status == 200 and devices_of(listing) == [], (path, listing)
+    # The default tenant lost nothing.
+    assert admin.call("GET", "/api/users")[0] == 200
 
 
 def devices_of(listing):

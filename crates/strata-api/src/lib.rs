@@ -60,6 +60,7 @@ pub fn app(state: AppState) -> Router {
             "/api/tenants",
             get(routes::users::list_tenants).post(routes::users::create_tenant),
         )
+        .route("/api/tenants/{id}", delete(routes::users::delete_tenant))
         .route(
             "/api/dashboards",
             get(routes::dashboards::list).post(routes::dashboards::create),

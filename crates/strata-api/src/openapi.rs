@@ -20,7 +20,7 @@ use crate::routes::{
     paths(
         auth::login, auth::logout, auth::list_api_keys, auth::create_api_key,
         auth::revoke_api_key, auth::open_session, auth::current_session, auth::close_session,
-        users::list, users::create, users::delete, users::list_tenants, users::create_tenant,
+        users::list, users::create, users::delete, users::list_tenants, users::create_tenant, users::delete_tenant,
         dashboards::list, dashboards::create, dashboards::get, dashboards::update,
         dashboards::delete,
         devices::create_device, devices::list_devices, devices::get_device,

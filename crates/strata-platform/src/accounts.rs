@@ -1,7 +1,7 @@
 //! Management accounts: the first-start admin, sign-in, API keys, request authentication.
 
 use strata_store::{
-    ApiToken, Millis, NewApiToken, NewUser, Role, Tenant, TenantId, TokenKind, User,
+    ApiToken, DeviceFilter, Millis, NewApiToken, NewUser, Role, Tenant, TenantId, TokenKind, User,
 };
 use uuid::Uuid;
 
@@ -203,6 +203,58 @@ impl Platform {
     pub async fn list_tenants(&self, caller: &Principal) -> Result<Vec<Tenant>, PlatformError> {
         self.require_installation_admin(caller)?;
         Ok(self.store().list_tenants().await?)
+    }
+
+    /// Deletes a tenant and everything in it: its users (signed out at once), devices with
+    /// their telemetry, shadows, calls and alarms, rules, access rules and dashboards. Only
+    /// admins of the default tenant, which itself stays. Not one transaction (a tenant's
+    /// telemetry can be large): an interrupted deletion leaves a tenant nobody can sign in
+    /// to, and deleting it again finishes the job.
+    pub async fn delete_tenant(
+        &self,
+        caller: &Principal,
+        id: TenantId,
+    ) -> Result<(), PlatformError> {
+        self.require_installation_admin(caller)?;
+        if id == self.default_tenant() {
+            return Err(PlatformError::invalid(
+                "the default tenant holds the installation's admins and cannot be deleted",
+            ));
+        }
+        // People first: with no users and tokens left, nobody adds to the tenant meanwhile.
+        if !self.store().remove_tenant_accounts(id).await? {
+            return Err(PlatformError::not_found(format!("no tenant {}", id.0)));
+        }
+        let inside = Principal {
+            tenant: id,
+            role: Role::Admin,
+            ..caller.clone()
+        };
+        loop {
+            let page = self
+                .list_devices(&inside, &DeviceFilter::default(), 0, 100)
+                .await?;
+            if page.items.is_empty() {
+                break;
+            }
+            for device in page.items {
+                match self.delete_device(&inside, device.id).await {
+                    Err(e) if e.code != ErrorCode::NotFound => return Err(e),
+                    _ => {}
+                }
+            }
+        }
+        for rule in self.rules(&inside) {
+            match self.delete_rule(&inside, rule.id).await {
+                Err(e) if e.code != ErrorCode::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        self.store().delete_tenant(id).await?;
+        // The access rules live in memory too.
+        self.load_acl_rules().await?;
+        tracing::info!(tenant = id.0, by = %caller.username, "tenant deleted");
+        Ok(())
     }
 
     fn require_installation_admin(&self, caller: &Principal) -> Result<(), PlatformError> {

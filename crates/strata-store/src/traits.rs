@@ -46,8 +46,16 @@ pub trait AccountStore: Send + Sync {
     async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
     /// Lists a tenant's users by name.
     async fn list_users(&self, tenant: TenantId) -> Result<Vec<User>, StoreError>;
-    /// Deletes a user of the tenant and its tokens; false if there is no such user.
+    /// Deletes a user of the tenant and its tokens; false if there is no such user;
+    /// `Conflict` for the tenant's last admin.
     async fn delete_user(&self, tenant: TenantId, id: Uuid) -> Result<bool, StoreError>;
+    /// Deletes every user and token of a tenant (the first step of deleting it: nobody can
+    /// sign in or act in it afterwards); false if there is no such tenant.
+    async fn remove_tenant_accounts(&self, tenant: TenantId) -> Result<bool, StoreError>;
+    /// Deletes a tenant with its remaining rows (rules, access rules, dashboards, queued
+    /// rule outputs, users); `Conflict` while it still has devices (delete those first, with
+    /// their data); false if there is no such tenant.
+    async fn delete_tenant(&self, tenant: TenantId) -> Result<bool, StoreError>;
 }
 
 /// Dashboards, saved per tenant.

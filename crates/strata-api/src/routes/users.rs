@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use strata_store::{Role, Tenant, User};
+use strata_store::{Role, Tenant, TenantId, User};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -169,4 +169,19 @@ pub(crate) async fn create_tenant(
             admin: admin.into(),
         }),
     ))
+}
+
+/// Deletes a tenant with everything in it: users (signed out at once), devices and their
+/// data, rules, access rules, dashboards (admins of the default tenant, which stays).
+#[utoipa::path(delete, path = "/api/tenants/{id}", tag = "auth", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Tenant id")),
+    responses((status = 204, description = "Deleted"), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn delete_tenant(
+    State(state): State<AppState>,
+    Auth(me): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    state.platform.delete_tenant(&me, TenantId(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

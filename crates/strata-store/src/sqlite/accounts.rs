@@ -338,6 +338,67 @@ impl AccountStore for SqliteStore {
             })
             .await
     }
+
+    async fn remove_tenant_accounts(&self, tenant: TenantId) -> Result<bool, StoreError> {
+        self.writer
+            .exec(1, move |ctx| {
+                if !tenant_exists(ctx.conn, tenant)? {
+                    return Ok(false);
+                }
+                ctx.conn
+                    .execute("DELETE FROM api_tokens WHERE tenant_id = ?1", [tenant.0])?;
+                ctx.conn
+                    .execute("DELETE FROM users WHERE tenant_id = ?1", [tenant.0])?;
+                Ok(true)
+            })
+            .await
+    }
+
+    async fn delete_tenant(&self, tenant: TenantId) -> Result<bool, StoreError> {
+        self.writer
+            .exec(1, move |ctx| {
+                if !tenant_exists(ctx.conn, tenant)? {
+                    return Ok(false);
+                }
+                let devices: i64 = ctx.conn.query_row(
+                    "SELECT count(*) FROM devices WHERE tenant_id = ?1",
+                    [tenant.0],
+                    |row| row.get(0),
+                )?;
+                if devices > 0 {
+                    return Err(StoreError::Conflict(format!(
+                        "the tenant still has {devices} devices; delete them first"
+                    )));
+                }
+                for table in [
+                    "api_tokens",
+                    "users",
+                    "rules",
+                    "mqtt_acl_rules",
+                    "sink_outbox",
+                    "dashboards",
+                ] {
+                    ctx.conn.execute(
+                        &format!("DELETE FROM {table} WHERE tenant_id = ?1"),
+                        [tenant.0],
+                    )?;
+                }
+                ctx.conn
+                    .execute("DELETE FROM tenants WHERE id = ?1", [tenant.0])?;
+                Ok(true)
+            })
+            .await
+    }
+}
+
+/// Whether the tenant exists.
+fn tenant_exists(conn: &rusqlite::Connection, tenant: TenantId) -> Result<bool, StoreError> {
+    Ok(optional(conn.query_row(
+        "SELECT 1 FROM tenants WHERE id = ?1",
+        [tenant.0],
+        |_| Ok(()),
+    ))?
+    .is_some())
 }
 
 /// Looks up one optional value; shared by the other modules.
@@ -432,5 +493,47 @@ mod tests {
         // Other users go as before; an unknown id is not found.
         assert!(store.delete_user(tenant, eve.id).await.unwrap());
         assert!(!store.delete_user(tenant, eve.id).await.unwrap());
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_tenant_goes_once_its_devices_are_gone() {
+        use crate::{DeviceStore, NewDevice};
+        let (_dir, store) = open_temp();
+        let admin = NewUser {
+            tenant: TenantId(0),
+            username: "acme-admin".into(),
+            password_hash: "h".into(),
+            role: Role::Admin,
+        };
+        let (acme, _) = store.create_tenant("acme", admin).await.unwrap();
+        let device = store
+            .create_device(
+                NewDevice {
+                    tenant: acme.id,
+                    name: "pump".into(),
+                    device_type: "pump".into(),
+                    labels: vec![],
+                    metadata: serde_json::json!({}),
+                },
+                1,
+            )
+            .await
+            .unwrap();
+        assert!(store.remove_tenant_accounts(acme.id).await.unwrap());
+        assert!(store.list_users(acme.id).await.unwrap().is_empty());
+        let err = store.delete_tenant(acme.id).await.unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        assert!(store.delete_device(acme.id, device.id).await.unwrap());
+        assert!(store.delete_tenant(acme.id).await.unwrap());
+        assert!(!store.delete_tenant(acme.id).await.unwrap());
+        assert!(!store.remove_tenant_accounts(acme.id).await.unwrap());
+        let names: Vec<String> = store
+            .list_tenants()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.name)
+            .collect();
+        assert!(!names.contains(&"acme".to_string()), "{names:?}");
     }
 }
