@@ -219,6 +219,7 @@ def test_a_tenant_is_deleted_with_everything_in_it(strata):
     status, again = admin.call("POST", "/api/tenants", {
         "name": "doomed", "admin_username": "doomed-admin", "admin_password": "password-123"})
     assert status == 201, again
+    assert again["tenant"]["id"] != tenant  # ids are never reused
     reborn = Browser(strata, "doomed-admin", "password-123")
     for path in ("/api/devices", "/api/dashboards", "/api/rules"):
         status, listing = reborn.call("GET", path)

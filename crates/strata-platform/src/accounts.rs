@@ -221,6 +221,18 @@ impl Platform {
                 "the default tenant holds the installation's admins and cannot be deleted",
             ));
         }
+        // In a task of its own: a request that times out or goes away must not stop it
+        // between deleting a device and cutting the device's connections.
+        let platform = self.clone();
+        let caller = caller.clone();
+        tokio::spawn(async move { platform.purge_tenant(&caller, id).await })
+            .await
+            .map_err(|e| {
+                PlatformError::new(ErrorCode::Internal, format!("tenant deletion failed: {e}"))
+            })?
+    }
+
+    async fn purge_tenant(&self, caller: &Principal, id: TenantId) -> Result<(), PlatformError> {
         // People first: with no users and tokens left, nobody adds to the tenant meanwhile.
         if !self.store().remove_tenant_accounts(id).await? {
             return Err(PlatformError::not_found(format!("no tenant {}", id.0)));

@@ -126,6 +126,30 @@ impl DeliveryTurns {
     }
 }
 
+/// Puts a call back in the queue if the poll claiming it ends (request timeout, client
+/// gone) before it could return the call; the store's writer runs jobs in order, so the
+/// give-back follows the claim.
+struct GiveBackOnDrop {
+    platform: Option<Platform>,
+    call: RpcCall,
+}
+
+impl Drop for GiveBackOnDrop {
+    fn drop(&mut self) {
+        let Some(platform) = self.platform.take() else {
+            return;
+        };
+        let call = self.call.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = platform.unclaim(&call).await {
+                    tracing::warn!(call = call.id, error = %e, "cannot requeue an RPC call");
+                }
+            });
+        }
+    }
+}
+
 fn request_message(call: &RpcCall) -> Downlink {
     Downlink::RpcRequest {
         id: call.id,
@@ -501,7 +525,13 @@ impl Platform {
                 return Ok(Some(message));
             }
             for call in queued {
-                if self.claim(&call).await? {
+                let mut give_back = GiveBackOnDrop {
+                    platform: Some(self.clone()),
+                    call: call.clone(),
+                };
+                let claimed = self.claim(&call).await;
+                give_back.platform = None;
+                if claimed? {
                     return Ok(Some(request_message(&call)));
                 }
             }

@@ -176,7 +176,9 @@ pub(crate) async fn create_tenant(
 #[utoipa::path(delete, path = "/api/tenants/{id}", tag = "auth", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Tenant id")),
     responses((status = 204, description = "Deleted"), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "A device was added meanwhile; delete again", body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 pub(crate) async fn delete_tenant(
     State(state): State<AppState>,
     Auth(me): Auth,

@@ -249,10 +249,16 @@ impl AccountStore for SqliteStore {
         self.writer
             .exec(2, move |ctx| {
                 // One savepoint: a refused admin leaves no tenant behind.
+                let id: i64 = ctx.conn.query_row(
+                    "UPDATE tenant_id_seq SET last = max(last + 1,
+                        (SELECT coalesce(max(id), 0) + 1 FROM tenants)) RETURNING last",
+                    [],
+                    |r| r.get(0),
+                )?;
                 ctx.conn
                     .execute(
-                        "INSERT INTO tenants (name, created_at) VALUES (?1, ?2)",
-                        params![name, now_millis()],
+                        "INSERT INTO tenants (id, name, created_at) VALUES (?1, ?2, ?3)",
+                        params![id, name, now_millis()],
                     )
                     .map_err(|e| match StoreError::from(e) {
                         StoreError::Conflict(_) => {
@@ -261,7 +267,7 @@ impl AccountStore for SqliteStore {
                         other => other,
                     })?;
                 let tenant = Tenant {
-                    id: TenantId(ctx.conn.last_insert_rowid()),
+                    id: TenantId(id),
                     name,
                 };
                 let admin = insert_user(
@@ -535,5 +541,14 @@ mod tests {
             .map(|t| t.name)
             .collect();
         assert!(!names.contains(&"acme".to_string()), "{names:?}");
+        // The name is free again; the id is not.
+        let admin = NewUser {
+            tenant: TenantId(0),
+            username: "acme-admin".into(),
+            password_hash: "h".into(),
+            role: Role::Admin,
+        };
+        let (again, _) = store.create_tenant("acme", admin).await.unwrap();
+        assert!(again.id.0 > acme.id.0, "{again:?} after {acme:?}");
     }
 }

@@ -231,6 +231,12 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (tenant_id, name)
     );
     "#,
+    // 9: tenant ids are never handed out twice (a deleted tenant's id, still held by open
+    // sockets and in-flight requests, must not come to name another tenant).
+    r#"
+    CREATE TABLE tenant_id_seq (last INTEGER NOT NULL);
+    INSERT INTO tenant_id_seq SELECT coalesce(max(id), 0) FROM tenants;
+    "#,
 ];
 
 /// The schema version this build writes.
