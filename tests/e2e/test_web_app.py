@@ -247,7 +247,20 @@ def test_user_flow(browser, strata, viewport):
         page.get_by_test_id("user-create-role").select_option("operator")
         page.get_by_test_id("user-create-submit").click()
         expect(page.locator(f'[data-testid="user-row"][data-username="olga-{viewport}"]')).to_be_visible()
+        # Tenants (this admin is one of the default tenant's): add one, then delete it.
+        page.get_by_test_id("tenant-create-name").fill(f"web-{viewport}")
+        page.get_by_test_id("tenant-create-admin").fill(f"web-admin-{viewport}")
+        page.get_by_test_id("tenant-create-password").fill("tenant-password-1")
+        page.get_by_test_id("tenant-create-submit").click()
+        tenant_row = page.locator(f'[data-testid="tenant-row"][data-name="web-{viewport}"]')
+        expect(tenant_row).to_be_visible()
         snap(page, viewport, "users")
+        delete = tenant_row.get_by_test_id("tenant-delete")
+        delete.click()
+        expect(delete).to_have_attribute("data-armed", "true")
+        delete.click()
+        expect(tenant_row).to_have_count(0)
+        assert f"web-{viewport}" not in [t["name"] for t in strata.call("GET", "/api/tenants")[1]]
 
         # Sign out: back to the form, and the cookie no longer works.
         if viewport == "phone":

@@ -10,6 +10,12 @@ export interface User {
   created_at?: number;
 }
 
+/** `GET /api/tenants` (admins of the default tenant). */
+export interface Tenant {
+  id: number;
+  name: string;
+}
+
 /** `POST /api/auth/session` and `GET /api/auth/session`. */
 export interface Session {
   user: User;

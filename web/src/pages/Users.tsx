@@ -1,10 +1,11 @@
-// Users of the tenant (admins only): list, create, delete.
+// Users of the tenant (admins only): list, create, delete. Admins of the installation's
+// default tenant also manage tenants here.
 
 import { useState } from "preact/hooks";
-import { api, session } from "../api";
+import { ApiError, api, session } from "../api";
 import { ConfirmButton, ErrorBanner, Field, Spinner, TimeAgo, useLoad, val } from "../components/ui";
 import { useStore } from "../store";
-import type { Role, User } from "../types";
+import type { Role, Tenant, User } from "../types";
 
 export function UsersPage() {
   const me = useStore(session)!.user;
@@ -105,6 +106,111 @@ export function UsersPage() {
           </table>
         </div>
       )}
+      <TenantsPanel />
     </section>
+  );
+}
+
+/** Tenants, for admins of the default tenant (the API answers 403 to everyone else, and
+ * the panel then stays hidden). */
+function TenantsPanel() {
+  const me = useStore(session)!.user;
+  const { data, error, reload } = useLoad((signal) => api.get<Tenant[]>("/api/tenants", {}, signal), []);
+  const [name, setName] = useState("");
+  const [adminName, setAdminName] = useState("");
+  const [adminPassword, setAdminPassword] = useState("");
+  const [actionError, setActionError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  if (error instanceof ApiError && error.status === 403) return null;
+
+  const create = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setActionError(null);
+    try {
+      await api.post("/api/tenants", {
+        name: name.trim(),
+        admin_username: adminName.trim(),
+        admin_password: adminPassword,
+      });
+      setName("");
+      setAdminName("");
+      setAdminPassword("");
+      reload();
+    } catch (err) {
+      setActionError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const remove = async (t: Tenant) => {
+    setActionError(null);
+    try {
+      await api.del(`/api/tenants/${t.id}`);
+      reload();
+    } catch (err) {
+      setActionError(err);
+    }
+  };
+
+  return (
+    <div data-testid="tenants">
+      <div class="page-head">
+        <h2>Tenants</h2>
+      </div>
+      <form class="card inline-form" onSubmit={create} data-testid="tenant-create-form">
+        <Field label="Tenant name">
+          <input required value={name} onInput={(e) => setName(val(e))} data-testid="tenant-create-name" />
+        </Field>
+        <Field label="Its first admin">
+          <input required value={adminName} onInput={(e) => setAdminName(val(e))} data-testid="tenant-create-admin" />
+        </Field>
+        <Field label="Admin password">
+          <input
+            required
+            type="password"
+            autocomplete="new-password"
+            value={adminPassword}
+            onInput={(e) => setAdminPassword(val(e))}
+            data-testid="tenant-create-password"
+          />
+        </Field>
+        <button type="submit" disabled={busy} data-testid="tenant-create-submit">
+          Add tenant
+        </button>
+      </form>
+      <ErrorBanner error={error} />
+      <ErrorBanner error={actionError} onClose={() => setActionError(null)} />
+      {data && (
+        <div class="table-wrap">
+          <table class="table cards" data-testid="tenant-table">
+            <thead>
+              <tr>
+                <th>Tenant</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {data.map((t) => (
+                <tr data-testid="tenant-row" data-name={t.name}>
+                  <td data-label="Tenant">{t.name}</td>
+                  <td class="row-actions">
+                    {t.id !== me.tenant_id && (
+                      <ConfirmButton
+                        testid="tenant-delete"
+                        confirmText="Delete it and all its data?"
+                        onConfirm={() => remove(t)}
+                      >
+                        Delete
+                      </ConfirmButton>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </div>
   );
 }
