@@ -184,6 +184,39 @@ export function useLoad<T>(load: (signal: AbortSignal) => Promise<T>, deps: unkn
   return { ...state, reload, setData };
 }
 
+/** The changes a page makes to what it loaded: each runs, then `reload`s the page's data,
+ * or leaves its error for an `ErrorBanner`. `submit` also marks the page busy (to disable
+ * its form) while it runs; `change` (a row's toggle or delete) does not. Both resolve to
+ * whether the change went through. */
+export function useChanges(reload: () => void) {
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const run = useCallback(
+    async (action: () => Promise<unknown>, markBusy: boolean) => {
+      if (markBusy) setBusy(true);
+      setError(null);
+      try {
+        await action();
+        reload();
+        return true;
+      } catch (err) {
+        setError(err);
+        return false;
+      } finally {
+        if (markBusy) setBusy(false);
+      }
+    },
+    [reload],
+  );
+  return {
+    error,
+    busy,
+    clearError: useCallback(() => setError(null), []),
+    submit: useCallback((action: () => Promise<unknown>) => run(action, true), [run]),
+    change: useCallback((action: () => Promise<unknown>) => run(action, false), [run]),
+  };
+}
+
 /** "5 s ago", "3 min ago", "2 h ago", else a date. */
 export function ago(ms: number | null | undefined, now = Date.now()): string {
   if (!ms) return "never";

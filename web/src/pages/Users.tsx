@@ -3,7 +3,7 @@
 
 import { useState } from "preact/hooks";
 import { ApiError, api, session } from "../api";
-import { ConfirmButton, ErrorBanner, Field, Spinner, TimeAgo, useLoad, val } from "../components/ui";
+import { ConfirmButton, ErrorBanner, Field, Spinner, TimeAgo, useChanges, useLoad, val } from "../components/ui";
 import { useStore } from "../store";
 import type { Role, Tenant, User } from "../types";
 
@@ -13,32 +13,17 @@ export function UsersPage() {
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
   const [role, setRole] = useState<Role>("viewer");
-  const [actionError, setActionError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { submit, change, busy, error: actionError, clearError } = useChanges(reload);
 
   const create = async (e: Event) => {
     e.preventDefault();
-    setBusy(true);
-    setActionError(null);
-    try {
-      await api.post("/api/users", { username: username.trim(), password, role });
+    if (await submit(() => api.post("/api/users", { username: username.trim(), password, role }))) {
       setUsername("");
       setPassword("");
-      reload();
-    } catch (err) {
-      setActionError(err);
-    } finally {
-      setBusy(false);
     }
   };
   const remove = async (u: User) => {
-    setActionError(null);
-    try {
-      await api.del(`/api/users/${u.id}`);
-      reload();
-    } catch (err) {
-      setActionError(err);
-    }
+    await change(() => api.del(`/api/users/${u.id}`));
   };
 
   return (
@@ -72,7 +57,7 @@ export function UsersPage() {
         </button>
       </form>
       <ErrorBanner error={error} />
-      <ErrorBanner error={actionError} onClose={() => setActionError(null)} />
+      <ErrorBanner error={actionError} onClose={clearError} />
       {loading && !data && <Spinner />}
       {data && (
         <div class="table-wrap">
@@ -119,38 +104,20 @@ function TenantsPanel() {
   const [name, setName] = useState("");
   const [adminName, setAdminName] = useState("");
   const [adminPassword, setAdminPassword] = useState("");
-  const [actionError, setActionError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { submit, change, busy, error: actionError, clearError } = useChanges(reload);
   if (error instanceof ApiError && error.status === 403) return null;
 
   const create = async (e: Event) => {
     e.preventDefault();
-    setBusy(true);
-    setActionError(null);
-    try {
-      await api.post("/api/tenants", {
-        name: name.trim(),
-        admin_username: adminName.trim(),
-        admin_password: adminPassword,
-      });
+    const body = { name: name.trim(), admin_username: adminName.trim(), admin_password: adminPassword };
+    if (await submit(() => api.post("/api/tenants", body))) {
       setName("");
       setAdminName("");
       setAdminPassword("");
-      reload();
-    } catch (err) {
-      setActionError(err);
-    } finally {
-      setBusy(false);
     }
   };
   const remove = async (t: Tenant) => {
-    setActionError(null);
-    try {
-      await api.del(`/api/tenants/${t.id}`);
-      reload();
-    } catch (err) {
-      setActionError(err);
-    }
+    await change(() => api.del(`/api/tenants/${t.id}`));
   };
 
   return (
@@ -180,7 +147,7 @@ function TenantsPanel() {
         </button>
       </form>
       <ErrorBanner error={error} />
-      <ErrorBanner error={actionError} onClose={() => setActionError(null)} />
+      <ErrorBanner error={actionError} onClose={clearError} />
       {data && (
         <div class="table-wrap">
           <table class="table cards" data-testid="tenant-table">
