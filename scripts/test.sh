@@ -7,14 +7,14 @@ cd "$(dirname "$0")/.."
 
 log() { printf '\n==> %s\n' "$*"; }
 
-# A run from scratch builds about 6 GiB into target/ (debug builds of the workspace and its tests).
+# A run from scratch builds about 4 GiB into target/ (debug builds of the workspace and its tests).
 # Incremental artefacts would add as much again and buy nothing on a fresh checkout, so they
 # are off unless the caller asks for them.
 : "${CARGO_INCREMENTAL:=0}"
 export CARGO_INCREMENTAL
 free_kib=$(df -Pk . | awk 'NR == 2 { print $4 }')
-if [ -n "$free_kib" ] && [ "$free_kib" -lt $((8 * 1024 * 1024)) ]; then
-  echo "warning: only $((free_kib / 1024)) MiB free on $(df -P . | awk 'NR == 2 { print $6 }'); a run from scratch needs about 8 GiB." >&2
+if [ -n "$free_kib" ] && [ "$free_kib" -lt $((6 * 1024 * 1024)) ]; then
+  echo "warning: only $((free_kib / 1024)) MiB free on $(df -P . | awk 'NR == 2 { print $6 }'); a run from scratch needs about 6 GiB." >&2
   echo "If the build fails with 'No space left on device', free some space (\`cargo clean\`," >&2
   echo "or remove target/debug/incremental) and run again." >&2
 fi
