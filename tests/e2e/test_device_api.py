@@ -198,3 +198,44 @@ def test_revoking_or_deleting_ends_live_connections(strata, how):
     again = Client(strata, version=V5, username=token)
     _, rc, _ = again.connect(expect_ok=False)
     assert rc.value == 0x86
+
+
+@pytest.mark.parametrize("version", [V311, V5])
+def test_deleting_a_device_ends_its_persistent_sessions(strata, version):
+    """A deleted device's persistent sessions end with it, online or not: another device
+    can use the same client identifiers at once, and gets a fresh session."""
+    old_id, old_token = strata.create_device(f"old-{version}")
+    ids = [f"sensor-offline-{version}", f"sensor-online-{version}"]
+
+    def persistent(client_id, token):
+        return Client(strata, version=version, client_id=client_id, username=token,
+                      clean=False, session_expiry=3600 if version == V5 else None)
+
+    offline, online = (persistent(i, old_token) for i in ids)
+    for c in (offline, online):
+        c.connect()
+        c.subscribe("v1/devices/me/rpc/request/+", qos=1)
+    offline.disconnect()
+    # The session is kept while the device exists.
+    again = persistent(ids[0], old_token)
+    flags, _, _ = again.connect()
+    assert flags.session_present
+    again.disconnect()
+
+    assert strata.call("DELETE", f"/api/devices/{old_id}")[0] == 204
+    online.disconnects.get(timeout=10)
+
+    _, new_token = strata.create_device(f"new-{version}")
+    for client_id in ids:
+        deadline = time.monotonic() + 10
+        while True:
+            c = persistent(client_id, new_token)
+            flags, rc, _ = c.connect(expect_ok=False)
+            # The online session ends once the server has closed its connection.
+            if not rc.is_failure or time.monotonic() > deadline:
+                break
+            c.disconnect()
+            time.sleep(0.1)
+        assert not rc.is_failure, f"{client_id}: CONNACK refused: {rc}"
+        assert not flags.session_present, client_id
+        c.disconnect()

@@ -262,6 +262,29 @@ impl BrokerHandle {
         conns.len()
     }
 
+    /// Ends every session of `owner` (e.g. a deleted device): offline sessions now, with
+    /// their queued messages, so their client identifiers are free for others at once;
+    /// online ones are disconnected with `reason` and end with their connection, whatever
+    /// session expiry the client asked for. Wills go out as at any session's end. Returns how
+    /// many connections were closed.
+    pub fn end_sessions_of_owner(&self, owner: &str, reason: proto::ReasonCode) -> usize {
+        let (conns, wills) = self.shared.router().end_sessions_of_owner(owner);
+        for will in wills {
+            self.publish(router::will_message(will));
+        }
+        for conn in &conns {
+            self.shared.send(
+                conn.worker,
+                Command::Kick {
+                    token: conn.token,
+                    generation: conn.generation,
+                    reason,
+                },
+            );
+        }
+        conns.len()
+    }
+
     /// Whether any session (online, or offline and persistent) subscribes to a filter
     /// matching `topic`, so a publish to it now reaches someone.
     pub fn has_subscribers(&self, topic: &str) -> bool {

@@ -49,6 +49,9 @@ pub(crate) struct Session {
     expiry_secs: u32,
     /// When an offline session ends (ms).
     expires_at: Option<u64>,
+    /// Its owner is gone (a deleted device): the session ends with its connection, whatever
+    /// the client asks for on the way out, and is never resumed.
+    ending: bool,
     will: Option<Box<PendingWill>>,
     /// Messages dropped because the offline queue was full.
     pub(crate) dropped: u64,
@@ -189,7 +192,7 @@ impl Router {
             if session.owner.is_none() {
                 session.owner = owner.map(Into::into);
             }
-            if !clean_start {
+            if !clean_start && !session.ending {
                 session.online = Some(conn);
                 session.expiry_secs = expiry_secs;
                 session.expires_at = None;
@@ -214,6 +217,7 @@ impl Router {
             expiry_secs,
             expires_at: None,
             will: None,
+            ending: false,
             dropped: 0,
         });
         self.by_client.insert(client_id.to_string(), key);
@@ -273,7 +277,9 @@ impl Router {
             return will;
         }
         session.online = None;
-        if let Some(expiry) = expiry_override {
+        if let Some(expiry) = expiry_override
+            && !session.ending
+        {
             session.expiry_secs = expiry;
         }
         if session.expiry_secs == 0 {
@@ -296,6 +302,38 @@ impl Router {
             }
             other => other,
         }
+    }
+
+    /// Ends every session of `owner` (a deleted device), so its client identifiers are free
+    /// for others at once and nothing more is queued for it: offline sessions now, with their
+    /// queued messages; online ones when their connection closes, which the caller makes
+    /// happen with the returned connections. The wills of the sessions ended now are returned
+    /// for publishing, as at any session's end.
+    pub(crate) fn end_sessions_of_owner(&mut self, owner: &str) -> (Vec<ConnRef>, Vec<Will>) {
+        let mut online = Vec::new();
+        let mut offline = Vec::new();
+        for (key, session) in self.sessions.iter_mut() {
+            if session.owner.as_deref() != Some(owner) {
+                continue;
+            }
+            match session.online {
+                Some(conn) => {
+                    session.ending = true;
+                    session.expiry_secs = 0;
+                    online.push(conn);
+                }
+                None => offline.push(key),
+            }
+        }
+        let mut wills = Vec::new();
+        for key in offline {
+            if let Some(w) = self.sessions[key].will.take() {
+                wills.push(w.will);
+            }
+            self.remove_session(key);
+        }
+        self.changes += 1;
+        (online, wills)
     }
 
     /// Ends expired sessions and returns the wills that are due.
@@ -529,6 +567,7 @@ impl Router {
                 expires_at: stored
                     .expires_at_ms
                     .map(|at| now + at.saturating_sub(wall_ms)),
+                ending: false,
                 will: None,
                 dropped: 0,
             });
@@ -725,6 +764,58 @@ mod tests {
         assert_eq!(b.taken_over, Some(conn(3)));
         assert!(!b.session_present);
         assert_eq!(r.subscription_count(), 0);
+    }
+
+    #[test]
+    fn ending_an_owners_sessions_frees_their_client_ids() {
+        let mut r = Router::new(limits());
+        let sub = SubscriptionOptions::new(QoS::AtLeastOnce);
+        // Offline, with a queued message and a delayed will: gone now, the will returned.
+        let a = r.connect("a", false, 3600, conn(1), Some("device:1"));
+        r.subscribe(a.key, "t", sub, None);
+        let mut will = Will {
+            topic: "w".into(),
+            payload: "bye".into(),
+            qos: QoS::AtMostOnce,
+            retain: false,
+            properties: Default::default(),
+        };
+        will.properties.will_delay_interval = Some(60);
+        r.disconnect(a.key, conn(1), None, None, Some(will), 0, &mut Vec::new());
+        r.route(
+            1,
+            None,
+            &Publish::new("t", QoS::AtLeastOnce, "x"),
+            &mut Vec::new(),
+        );
+        assert_eq!(r.queued_count(), 1);
+        // Online and persistent: ends with its connection, even if the client asks to keep it.
+        let b = r.connect("b", false, 3600, conn(2), Some("device:1"));
+        r.subscribe(b.key, "t", sub, None);
+        // Another owner's session stays.
+        let c = r.connect("c", false, 3600, conn(3), Some("device:2"));
+        r.subscribe(c.key, "t", sub, None);
+
+        let (online, wills) = r.end_sessions_of_owner("device:1");
+        assert_eq!(online, vec![conn(2)]);
+        assert_eq!(wills.len(), 1);
+        assert!(!r.has_session("a"));
+        assert_eq!(r.queued_count(), 0);
+        assert!(r.has_session("b"), "ends when its connection closes");
+        r.disconnect(b.key, conn(2), None, Some(3600), None, 0, &mut Vec::new());
+        assert!(!r.has_session("b"));
+        assert!(r.has_session("c"));
+        assert_eq!(r.subscription_count(), 1);
+        assert_eq!(
+            r.snapshot(0, 0).sessions.len(),
+            1,
+            "only the other owner's session"
+        );
+
+        // The identifier is free for a new owner.
+        let a = r.connect("a", false, 3600, conn(4), Some("device:3"));
+        assert!(!a.session_present);
+        assert_eq!(r.owner("a"), Some("device:3"));
     }
 
     #[test]

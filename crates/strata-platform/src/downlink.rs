@@ -49,6 +49,13 @@ pub trait DeviceLink: Send + Sync {
     fn disconnect(&self, device: &DeviceIdentity) {
         let _ = device;
     }
+
+    /// The device was deleted: end its connections as `disconnect` does, and drop what the
+    /// link keeps for it between connections (for MQTT: its persistent sessions, whose
+    /// client identifiers become free).
+    fn forget(&self, device: &DeviceIdentity) {
+        self.disconnect(device);
+    }
 }
 
 /// The registered links, and the devices waiting in an HTTP long-poll.
@@ -118,6 +125,17 @@ impl Links {
         };
         for link in links {
             link.disconnect(device);
+        }
+    }
+
+    /// Forgets a deleted device on every link.
+    pub(crate) fn forget(&self, device: &DeviceIdentity) {
+        let links = match self.links.read() {
+            Ok(links) => links.clone(),
+            Err(_) => return,
+        };
+        for link in links {
+            link.forget(device);
         }
     }
 

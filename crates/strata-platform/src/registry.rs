@@ -261,7 +261,7 @@ impl Platform {
         self.forget_device_info(None);
         if let Some(device) = device {
             self.forget_device(device.key);
-            self.inner.links.disconnect(&Self::identity_of(&device));
+            self.inner.links.forget(&Self::identity_of(&device));
         }
         if !deleted {
             return Err(PlatformError::not_found(format!("no device {id}")));

@@ -472,6 +472,14 @@ impl DeviceLink for MqttLink {
             tracing::info!(device = %device.device_id, connections = n, "device disconnected: its credentials changed");
         }
     }
+
+    fn forget(&self, device: &DeviceIdentity) {
+        let owner = format!("device:{}", device.device_id);
+        let n = self
+            .broker
+            .end_sessions_of_owner(&owner, ReasonCode::AdministrativeAction);
+        tracing::info!(device = %device.device_id, connections = n, "device deleted: its MQTT sessions ended");
+    }
 }
 
 fn acl_action_matches(rule: AclAction, action: Action) -> bool {

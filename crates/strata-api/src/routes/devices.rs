@@ -322,7 +322,7 @@ pub(crate) async fn update_device(
     ))
 }
 
-/// Deletes a device with its credentials and telemetry.
+/// Deletes a device with its credentials and telemetry, and ends its MQTT sessions.
 #[utoipa::path(delete, path = "/api/devices/{id}", tag = "devices", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)))]
