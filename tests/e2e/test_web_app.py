@@ -229,6 +229,17 @@ def test_user_flow(browser, strata, viewport):
         open_nav(page, viewport, "dashboards")
         expect(page.get_by_test_id("dashboard-item")).to_have_count(1)
         snap(page, viewport, "dashboards")
+        # A second dashboard, deleted again (two clicks: the first arms the button).
+        page.get_by_test_id("dashboard-create-name").fill("Scratch")
+        page.get_by_test_id("dashboard-create").click()
+        page.wait_for_url(re.compile(r".*/dashboards/[^/?]+\?edit=1$"))
+        expect(page.get_by_test_id("dashboard-name-input")).to_have_value("Scratch")
+        open_nav(page, viewport, "dashboards")
+        scratch = page.locator('[data-testid="dashboard-item"]', has_text="Scratch")
+        scratch.get_by_test_id("dashboard-delete").click()
+        scratch.get_by_test_id("dashboard-delete").click()
+        expect(page.get_by_test_id("dashboard-item")).to_have_count(1)
+        expect(page.get_by_test_id("dashboard-item")).to_contain_text(f"Boiler room {viewport}")
 
         # Rules and users pages (admin).
         open_nav(page, viewport, "rules")
@@ -240,6 +251,10 @@ def test_user_flow(browser, strata, viewport):
         snap(page, viewport, "rules")
         status, rules = strata.call("GET", "/api/rules")
         assert status == 200 and rules[0]["enabled"] is False, rules
+        page.get_by_test_id("rule-delete").click()
+        page.get_by_test_id("rule-delete").click()
+        expect(page.get_by_test_id("rule-row")).to_have_count(0)
+        assert strata.call("GET", "/api/rules") == (200, [])
 
         open_nav(page, viewport, "users")
         page.get_by_test_id("user-create-username").fill(f"olga-{viewport}")

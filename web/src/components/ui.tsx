@@ -212,6 +212,8 @@ export function useChanges(reload: () => void) {
     error,
     busy,
     clearError: useCallback(() => setError(null), []),
+    /** Shows an error from a change the caller ran itself. */
+    fail: setError,
     submit: useCallback((action: () => Promise<unknown>) => run(action, true), [run]),
     change: useCallback((action: () => Promise<unknown>) => run(action, false), [run]),
   };

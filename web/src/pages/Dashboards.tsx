@@ -2,7 +2,7 @@
 
 import { useState } from "preact/hooks";
 import { api, canOperate, session } from "../api";
-import { ConfirmButton, ErrorBanner, Field, Spinner, TimeAgo, useLoad, val } from "../components/ui";
+import { ConfirmButton, ErrorBanner, Field, Spinner, TimeAgo, useChanges, useLoad, val } from "../components/ui";
 import { Link, navigate } from "../router";
 import { useStore } from "../store";
 import type { Dashboard, DashboardSummary } from "../types";
@@ -15,29 +15,24 @@ export function DashboardsPage() {
     [],
   );
   const [name, setName] = useState("");
-  const [actionError, setActionError] = useState<unknown>(null);
+  const changes = useChanges(reload);
   const [busy, setBusy] = useState(false);
 
+  // Not `changes.submit`: on success the page goes to the new dashboard, nothing to reload.
   const create = async (e: Event) => {
     e.preventDefault();
     setBusy(true);
-    setActionError(null);
+    changes.clearError();
     try {
       const d = await api.post<Dashboard>("/api/dashboards", { name: name.trim(), widgets: [] });
       navigate(`/dashboards/${d.id}?edit=1`);
     } catch (err) {
-      setActionError(err);
+      changes.fail(err);
       setBusy(false);
     }
   };
   const remove = async (d: DashboardSummary) => {
-    setActionError(null);
-    try {
-      await api.del(`/api/dashboards/${d.id}`);
-      reload();
-    } catch (err) {
-      setActionError(err);
-    }
+    await changes.change(() => api.del(`/api/dashboards/${d.id}`));
   };
 
   return (
@@ -63,7 +58,7 @@ export function DashboardsPage() {
         </form>
       )}
       <ErrorBanner error={error} />
-      <ErrorBanner error={actionError} onClose={() => setActionError(null)} />
+      <ErrorBanner error={changes.error} onClose={changes.clearError} />
       {loading && !data && <Spinner />}
       {data && !data.length && <p class="muted">No dashboards yet.</p>}
       {data && data.length > 0 && (

@@ -2,7 +2,7 @@
 
 import { useState } from "preact/hooks";
 import { api, isAdmin, session } from "../api";
-import { ConfirmButton, Dialog, ErrorBanner, Spinner, TimeAgo, useLoad, val } from "../components/ui";
+import { ConfirmButton, Dialog, ErrorBanner, Spinner, TimeAgo, useChanges, useLoad, val } from "../components/ui";
 import { useStore } from "../store";
 import type { Rule } from "../types";
 
@@ -26,25 +26,13 @@ export function RulesPage() {
   const admin = isAdmin(user);
   const { data, error, loading, reload } = useLoad((signal) => api.get<Rule[]>("/api/rules", {}, signal), []);
   const [editing, setEditing] = useState<Rule | "new" | null>(null);
-  const [actionError, setActionError] = useState<unknown>(null);
+  const changes = useChanges(reload);
 
   const toggle = async (rule: Rule) => {
-    setActionError(null);
-    try {
-      await api.put(`/api/rules/${rule.id}`, { ...definition(rule), enabled: !rule.enabled });
-      reload();
-    } catch (e) {
-      setActionError(e);
-    }
+    await changes.change(() => api.put(`/api/rules/${rule.id}`, { ...definition(rule), enabled: !rule.enabled }));
   };
   const remove = async (rule: Rule) => {
-    setActionError(null);
-    try {
-      await api.del(`/api/rules/${rule.id}`);
-      reload();
-    } catch (e) {
-      setActionError(e);
-    }
+    await changes.change(() => api.del(`/api/rules/${rule.id}`));
   };
 
   return (
@@ -59,7 +47,7 @@ export function RulesPage() {
       </div>
       {!admin && <p class="muted">Only admins change rules.</p>}
       <ErrorBanner error={error} />
-      <ErrorBanner error={actionError} onClose={() => setActionError(null)} />
+      <ErrorBanner error={changes.error} onClose={changes.clearError} />
       {loading && !data && <Spinner />}
       {data && !data.length && <p class="muted">No rules yet.</p>}
       {data && data.length > 0 && (
