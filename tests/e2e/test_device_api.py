@@ -239,3 +239,37 @@ def test_deleting_a_device_ends_its_persistent_sessions(strata, version):
         assert not rc.is_failure, f"{client_id}: CONNACK refused: {rc}"
         assert not flags.session_present, client_id
         c.disconnect()
+
+
+@pytest.mark.parametrize("version", [V311, V5])
+def test_subscriptions_are_bounded_in_depth_and_number(strata, version):
+    """A topic filter deeper than `mqtt.max_topic_levels` (64) is refused, however deep (a
+    20,000-level filter once overflowed the worker's stack when it was removed), and a
+    session holds at most `mqtt.max_subscriptions_per_session` (1000) subscriptions."""
+    failure = 0x80 if version == V311 else None
+    _, token = strata.create_device(f"deep-{version}")
+    c = Client(strata, version=version, username=token)
+    c.connect()
+
+    def codes(rcs):
+        return [getattr(rc, "value", rc) for rc in rcs]
+
+    deep = "v1/devices/me/" + "/".join(["x"] * 61)  # 64 levels: the limit
+    assert codes(c.subscribe(deep, qos=1)) == [1]
+    assert codes(c.subscribe(deep + "/y", qos=1)) == [failure or 0x8F]
+    assert codes(c.subscribe("v1/devices/me/" + "/" * 20000, qos=1)) == [failure or 0x8F]
+
+    filters = [(f"v1/devices/me/n/{i}", 0) for i in range(1000)]
+    result, _ = c.c.subscribe(filters)
+    assert result == 0
+    _, rcs = c.subacks.get(timeout=15)
+    rcs = codes(rcs)
+    # One subscription was already held (the 64-level one): 999 more fit.
+    assert rcs[:999] == [0] * 999 and rcs[999] == (failure or 0x97), rcs[995:]
+    assert codes(c.subscribe(deep, qos=0)) == [0], "replacing one is not a new one"
+    c.disconnect()
+
+    # The server is still there, and so is the session's owner.
+    again = Client(strata, version=version, username=token)
+    again.connect()
+    again.disconnect()

@@ -29,6 +29,10 @@ pub struct BrokerConfig {
     pub max_queued_messages: usize,
     /// Retained messages kept at most.
     pub max_retained_messages: usize,
+    /// Most levels in a topic filter; deeper ones are refused (5.0: reason 0x8F).
+    pub max_topic_levels: usize,
+    /// Most subscriptions one session holds; more are refused (5.0: reason 0x97).
+    pub max_subscriptions_per_session: usize,
     /// Highest Session Expiry Interval granted, in seconds.
     pub max_session_expiry_secs: u32,
     /// Keep alive the server imposes on 5.0 clients asking for none or a longer one.
@@ -56,6 +60,8 @@ impl Default for BrokerConfig {
             receive_maximum: 64,
             max_queued_messages: 1000,
             max_retained_messages: 100_000,
+            max_topic_levels: 64,
+            max_subscriptions_per_session: 1000,
             max_session_expiry_secs: 7 * 24 * 3600,
             server_keep_alive: None,
             topic_alias_maximum: 64,

@@ -153,6 +153,8 @@ impl Broker {
             max_queued: config.max_queued_messages,
             max_retained: config.max_retained_messages,
             expected_sessions: config.max_connections.min(MAX_RESERVED_CONNECTIONS),
+            max_topic_levels: config.max_topic_levels,
+            max_subscriptions: config.max_subscriptions_per_session,
         });
         let mut proto = ServerConfig::default();
         proto

@@ -86,6 +86,21 @@ pub(crate) struct RouterLimits {
     pub(crate) max_retained: usize,
     /// Sessions to reserve room for up front (see `Router::new`).
     pub(crate) expected_sessions: usize,
+    /// Most levels in a topic filter (the part a client wrote: a device's private prefix
+    /// does not count). Bounds the topic tree's depth, and so its memory and the recursion
+    /// of unsubscribing and matching.
+    pub(crate) max_topic_levels: usize,
+    /// Most subscriptions one session holds.
+    pub(crate) max_subscriptions: usize,
+}
+
+/// Why a subscription is refused before it reaches the topic tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SubscriptionRefused {
+    /// The filter has more levels than `max_topic_levels`.
+    TooDeep,
+    /// The session already holds `max_subscriptions`.
+    TooMany,
 }
 
 /// Sessions, subscriptions and retained messages.
@@ -378,6 +393,29 @@ impl Router {
         self.by_client.remove(&session.client_id);
     }
 
+    /// Whether the session may add (or replace) a subscription to `filter` under the
+    /// router's limits. `subscribe` itself does not check: call this first.
+    pub(crate) fn check_subscription(
+        &self,
+        key: SessionKey,
+        filter: &str,
+    ) -> Result<(), SubscriptionRefused> {
+        let (_, plain) = split_shared(filter);
+        let written = crate::unmounted(plain).unwrap_or(plain);
+        if written.split('/').count() > self.limits.max_topic_levels {
+            return Err(SubscriptionRefused::TooDeep);
+        }
+        let Some(session) = self.sessions.get(key) else {
+            return Ok(());
+        };
+        if session.subscriptions.len() >= self.limits.max_subscriptions
+            && !session.subscriptions.contains_key(filter)
+        {
+            return Err(SubscriptionRefused::TooMany);
+        }
+        Ok(())
+    }
+
     /// Adds or replaces a subscription; returns whether it existed before.
     pub(crate) fn subscribe(
         &mut self,
@@ -571,10 +609,17 @@ impl Router {
                 will: None,
                 dropped: 0,
             });
-            self.by_client.insert(stored.client_id, key);
             for (filter, options, id) in contents.subscriptions {
+                // Saved before a limit was lowered (or before limits existed): dropped, so a
+                // deep filter cannot come back into the tree.
+                if let Err(refused) = self.check_subscription(key, &filter) {
+                    tracing::warn!(client_id = %stored.client_id, filter = %filter, ?refused,
+                        "saved subscription dropped: over the broker's limits");
+                    continue;
+                }
                 self.subscribe(key, &filter, options, id);
             }
+            self.by_client.insert(stored.client_id, key);
             sessions += 1;
         }
         for (topic, bytes) in state.retained {
@@ -704,6 +749,8 @@ mod tests {
             max_queued: 2,
             max_retained: 10,
             expected_sessions: 4,
+            max_topic_levels: 4,
+            max_subscriptions: 3,
         }
     }
 
@@ -764,6 +811,44 @@ mod tests {
         assert_eq!(b.taken_over, Some(conn(3)));
         assert!(!b.session_present);
         assert_eq!(r.subscription_count(), 0);
+    }
+
+    #[test]
+    fn subscriptions_are_bounded_in_depth_and_number() {
+        let mut r = Router::new(limits());
+        let a = r.connect("a", false, 3600, conn(1), None);
+        let sub = SubscriptionOptions::new(QoS::AtMostOnce);
+        assert_eq!(r.check_subscription(a.key, "a/b/c/d"), Ok(()));
+        assert_eq!(
+            r.check_subscription(a.key, "a/b/c/d/e"),
+            Err(SubscriptionRefused::TooDeep)
+        );
+        assert_eq!(
+            r.check_subscription(a.key, "////"),
+            Err(SubscriptionRefused::TooDeep),
+            "empty levels count"
+        );
+        // A device's private prefix and a share name are not the client's levels.
+        assert_eq!(r.check_subscription(a.key, "$private/dev/a/b/c/d"), Ok(()));
+        assert_eq!(r.check_subscription(a.key, "$share/g/a/b/c/#"), Ok(()));
+        for f in ["x", "y", "z"] {
+            assert_eq!(r.check_subscription(a.key, f), Ok(()));
+            r.subscribe(a.key, f, sub, None);
+        }
+        assert_eq!(
+            r.check_subscription(a.key, "w"),
+            Err(SubscriptionRefused::TooMany)
+        );
+        assert_eq!(r.check_subscription(a.key, "x"), Ok(()), "a replacement");
+
+        // Saved subscriptions over the limits are dropped on restore.
+        r.subscribe(a.key, "1/2/3/4/5/6", sub, None);
+        r.disconnect(a.key, conn(1), None, None, None, 0, &mut Vec::new());
+        let saved = r.snapshot(0, 0);
+        let mut restored = Router::new(limits());
+        restored.restore(saved, 0, 0);
+        assert!(restored.has_session("a"));
+        assert_eq!(restored.subscription_count(), 3);
     }
 
     #[test]

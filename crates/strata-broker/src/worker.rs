@@ -25,7 +25,7 @@ use strata_proto_mqtt::{
 };
 
 use crate::hooks::{Action, AuthDecision, AuthRequest, ClientInfo, Disposition, Reply};
-use crate::router::{ConnRef, Delivery, will_message};
+use crate::router::{ConnRef, Delivery, SubscriptionRefused, will_message};
 use crate::shared::{Command, Shared};
 use crate::topic_tree::SessionKey;
 use crate::transport::Transport;
@@ -977,6 +977,13 @@ impl Worker {
             }
             let mounted = self.shared.hooks.mount(client, &sub.filter);
             let filter = mounted.as_deref().unwrap_or(&sub.filter);
+            if let Err(refused) = router.check_subscription(session, filter) {
+                reasons.push(match refused {
+                    SubscriptionRefused::TooDeep => ReasonCode::TopicFilterInvalid,
+                    SubscriptionRefused::TooMany => ReasonCode::QuotaExceeded,
+                });
+                continue;
+            }
             let mut options = sub.options;
             options.qos = options.qos.min(QoS::ExactlyOnce);
             let existed = router.subscribe(session, filter, options, subscription_id);

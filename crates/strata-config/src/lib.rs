@@ -230,6 +230,11 @@ pub struct MqttConfig {
     pub topic_alias_maximum: u16,
     /// Retained messages kept at most; more are refused (5.0: reason 0x97).
     pub max_retained_messages: usize,
+    /// Most levels (`/`-separated parts) in a topic filter; deeper subscriptions are refused
+    /// (5.0: reason 0x8F).
+    pub max_topic_levels: usize,
+    /// Most subscriptions one session holds; more are refused (5.0: reason 0x97).
+    pub max_subscriptions_per_session: usize,
     /// Keep alive imposed on 5.0 clients asking for none or a longer one; 0s leaves it to
     /// the client.
     #[serde(with = "humantime_serde")]
@@ -314,6 +319,8 @@ impl Default for MqttConfig {
             receive_maximum: 64,
             topic_alias_maximum: 64,
             max_retained_messages: 100_000,
+            max_topic_levels: 64,
+            max_subscriptions_per_session: 1000,
             server_keep_alive: Duration::ZERO,
             max_publish_rate: 0,
             publish_burst: 100,
@@ -700,6 +707,17 @@ impl Config {
         }
         if self.mqtt.max_queued_messages == 0 {
             return Err(invalid("mqtt.max_queued_messages", "must be at least 1"));
+        }
+        // The topic tree recurses once per level: the upper bound keeps that far from the
+        // workers' stacks.
+        if !(1..=1024).contains(&self.mqtt.max_topic_levels) {
+            return Err(invalid("mqtt.max_topic_levels", "must be from 1 to 1024"));
+        }
+        if self.mqtt.max_subscriptions_per_session == 0 {
+            return Err(invalid(
+                "mqtt.max_subscriptions_per_session",
+                "must be at least 1",
+            ));
         }
         if self.mqtt.max_publish_rate > 0 && self.mqtt.publish_burst == 0 {
             return Err(invalid(

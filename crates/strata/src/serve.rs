@@ -324,6 +324,8 @@ fn start_broker(
         receive_maximum: config.receive_maximum,
         topic_alias_maximum: config.topic_alias_maximum,
         max_retained_messages: config.max_retained_messages,
+        max_topic_levels: config.max_topic_levels,
+        max_subscriptions_per_session: config.max_subscriptions_per_session,
         max_publish_rate: config.max_publish_rate,
         publish_burst: config.publish_burst,
         server_keep_alive: match config.server_keep_alive.as_secs() {

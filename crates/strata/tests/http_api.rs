@@ -178,6 +178,19 @@ fn telemetry_shapes_queries_and_deletes() {
         assert_eq!(buckets[0]["ts"], base);
         assert_eq!(buckets[9]["count"], 10);
     }
+    // A range whose span does not fit in 64 bits is a clear 400, not a server error.
+    let (status, body) = s.get(
+        &format!("/api/devices/{id}/telemetry/aggregate?keys=load&start={}&end=0&interval=10000000000000000&agg=avg", i64::MIN),
+        &t,
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("too long"),
+        "{body}"
+    );
 
     // Delete a range: the latest value moves back to the newest remaining point.
     let (status, body) = s.call(

@@ -295,6 +295,13 @@ fn check_range(start: Millis, end: Millis) -> Result<(), PlatformError> {
     if start >= end {
         return Err(PlatformError::parameter("start must be before end"));
     }
+    // Spans are computed (here and in the store's bucket arithmetic): one that does not fit
+    // in 64 bits is no real time range.
+    if end.checked_sub(start).is_none() {
+        return Err(PlatformError::parameter(
+            "the range from start to end is too long; use ms timestamps since 1970",
+        ));
+    }
     Ok(())
 }
 
@@ -304,6 +311,16 @@ mod tests {
     use crate::registry::DeviceSpec;
     use crate::test_support::platform;
     use strata_store::{Role, Value};
+
+    #[test]
+    fn a_range_must_be_ordered_and_fit_in_64_bits() {
+        assert!(check_range(0, 1).is_ok());
+        assert!(check_range(1, 1).is_err());
+        assert!(check_range(-1_000, 1_700_000_000_000).is_ok());
+        // Once a subtraction overflow: a panic in debug builds, a wrong bucket in release.
+        assert!(check_range(i64::MIN, 0).is_err());
+        assert!(check_range(-1, i64::MAX).is_err());
+    }
 
     #[tokio::test(flavor = "multi_thread")]
     async fn ingest_then_page_through() {
