@@ -278,6 +278,33 @@ def test_rabbitmq_receives_routed_messages_through_an_outage(server, rabbit):
     wait_until(lambda: outbox(server) == {"pending": 0, "dead": 0}, what="an empty outbox")
 
 
+def amqp_retries(server):
+    _, text = server.call_text("GET", "/metrics")
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("strata_sink_deliveries_total{")
+               and 'sink="amqp"' in line and 'outcome="retry"' in line)
+
+
+def test_a_message_no_queue_takes_waits_in_the_outbox(server, rabbit):
+    """Published as mandatory: a message RabbitMQ cannot route (no queue bound yet) comes
+    back and is retried, instead of being acknowledged and dropped."""
+    create_rule(server, {"name": "to-a-late-queue", "trigger": "telemetry",
+                         "actions": [{"type": "amqp", "url": rabbit.url, "exchange": "",
+                                      "routing_key": "declared-later"}]})
+    _, token = server.create_device("early-bird")
+    send(server, token, {"n": 1})
+    wait_until(lambda: amqp_retries(server) >= 1, what="a refused delivery")
+    assert outbox(server)["pending"] == 1
+    import pika
+
+    conn = pika.BlockingConnection(pika.URLParameters(rabbit.url))
+    conn.channel().queue_declare("declared-later", durable=True)
+    conn.close()
+    got = amqp_messages(rabbit, "declared-later", 1)
+    assert [m["msg"] for m in got.values()] == [{"n": 1}]
+    wait_until(lambda: outbox(server) == {"pending": 0, "dead": 0}, what="an empty outbox")
+
+
 def test_alarm_lifecycle_from_rules(server):
     create_rule(server, {"name": "raise", "trigger": "telemetry",
                          "filter": '"temp" in msg && msg.temp > 30',

@@ -238,7 +238,13 @@ impl Sinks {
                 .basic_publish(
                     exchange.into(),
                     routing_key.into(),
-                    lapin::options::BasicPublishOptions::default(),
+                    // Mandatory: a message no queue takes comes back instead of being
+                    // acknowledged and dropped (no queue bound yet, or a broker still
+                    // recovering its queues after a restart), so it stays in the outbox.
+                    lapin::options::BasicPublishOptions {
+                        mandatory: true,
+                        ..Default::default()
+                    },
                     &row.payload,
                     properties,
                 )
@@ -247,7 +253,15 @@ impl Sinks {
         };
         let outcome = tokio::time::timeout(self.timeout, publish).await;
         let failure = match outcome {
-            Ok(Ok(confirm)) if confirm.is_ack() => return Ok(()),
+            Ok(Ok(lapin::Confirmation::Ack(None))) => return Ok(()),
+            Ok(Ok(lapin::Confirmation::Ack(Some(returned)))) => {
+                return Err(Failure::Transient(format!(
+                    "AMQP publish to {}: no queue took the message (exchange {exchange:?}, \
+                     routing key {routing_key:?}: {}); declare and bind a queue for it",
+                    redact(url),
+                    returned.reply_text
+                )));
+            }
             Ok(Ok(_)) => "the broker refused the message (nack)".to_string(),
             Ok(Err(e)) => e.to_string(),
             Err(_) => "no publisher confirm in time".to_string(),
