@@ -81,6 +81,10 @@ const SLOW_CONSUMER_BYTES: usize = 1024 * 1024;
 /// worker that cannot keep up must not have its inbox (and the CONNACKs and acknowledgements
 /// queued in it) buried under messages.
 const MAX_REMOTE_BACKLOG: usize = 64 * 1024;
+/// Messages of one connection the platform may be consuming at once (the device API). QoS
+/// 1/2 are bounded by the Receive Maximum already; QoS 0 would not be: above this, reading
+/// from the client pauses until the platform catches up, so TCP slows the client down.
+const MAX_CONSUMING: u32 = 64;
 
 /// What a listener's connections speak under MQTT.
 #[derive(Debug, Clone)]
@@ -140,6 +144,8 @@ struct Conn {
     dirty: bool,
     /// In `read_again` (so it is queued once).
     read_queued: bool,
+    /// Messages handed to the platform and not answered yet (see `MAX_CONSUMING`).
+    consuming: u32,
     /// The publish rate limit's bucket, when a limit is configured.
     bucket: Option<Box<Bucket>>,
     closed: bool,
@@ -180,6 +186,8 @@ struct Counters {
     dropped: u64,
     refused_connections: u64,
     throttled: u64,
+    /// Reading paused because the platform was consuming `MAX_CONSUMING` messages.
+    consume_paused: u64,
 }
 
 /// An event-loop thread of the broker; run it with [`Worker::run`].
@@ -413,6 +421,7 @@ impl Worker {
                 deadline: None,
                 dirty: false,
                 read_queued: false,
+                consuming: 0,
                 bucket: (self.shared.config.max_publish_rate > 0).then(|| {
                     Box::new(Bucket {
                         tokens: f64::from(self.shared.config.publish_burst.max(1)),
@@ -453,6 +462,10 @@ impl Worker {
             // While the authentication hook decides, leave further bytes in the socket (the
             // state machine would buffer them without bound); reading resumes after.
             if conn.closed || conn.proto.is_closed() || conn.connect.is_some() {
+                return;
+            }
+            // `on_consumed` reads again once the platform caught up.
+            if conn.consuming >= MAX_CONSUMING {
                 return;
             }
             if let Some(bucket) = conn.bucket.as_mut() {
@@ -859,6 +872,10 @@ impl Worker {
         if self.shared.hooks.disposition(client, &publish) == Disposition::Consume {
             let client = client.clone();
             let generation = conn.generation;
+            conn.consuming += 1;
+            if conn.consuming == MAX_CONSUMING {
+                self.counters.consume_paused += 1;
+            }
             let reply = Reply::new(Arc::clone(&self.shared), self.index, move |result| {
                 Command::Consumed {
                     token,
@@ -1179,6 +1196,14 @@ impl Worker {
         if conn.generation != generation {
             return;
         }
+        let was_full = conn.consuming >= MAX_CONSUMING;
+        conn.consuming = conn.consuming.saturating_sub(1);
+        if was_full && conn.consuming < MAX_CONSUMING && !conn.read_queued {
+            // Reading paused with bytes possibly left in the socket: readiness is
+            // edge-triggered, so no new event would come for them.
+            conn.read_queued = true;
+            self.read_again.push(token);
+        }
         let Some(id) = packet_id else {
             return;
         };
@@ -1214,6 +1239,8 @@ impl Worker {
             .increment(std::mem::take(&mut self.counters.dropped));
         metrics::counter!("strata_mqtt_connections_refused_total")
             .increment(std::mem::take(&mut self.counters.refused_connections));
+        metrics::counter!("strata_mqtt_consume_paused_total")
+            .increment(std::mem::take(&mut self.counters.consume_paused));
         metrics::counter!("strata_mqtt_throttled_total")
             .increment(std::mem::take(&mut self.counters.throttled));
         if self.index != 0 {
