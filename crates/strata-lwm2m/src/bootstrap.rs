@@ -12,6 +12,23 @@ use crate::error::Lwm2mError;
 use crate::server::{Lwm2mServer, RdReply};
 use crate::transport::{OutRequest, TransportError};
 
+/// Bootstraps running at once, at most.
+const MAX_CONCURRENT_BOOTSTRAPS: usize = 64;
+
+/// Takes an endpoint off the running bootstraps however its task ends.
+struct BootstrapDone {
+    server: Lwm2mServer,
+    endpoint: String,
+}
+
+impl Drop for BootstrapDone {
+    fn drop(&mut self) {
+        if let Ok(mut running) = self.server.inner.bootstrapping.lock() {
+            running.remove(&self.endpoint);
+        }
+    }
+}
+
 /// Short Server ID written for this server.
 const SHORT_SERVER_ID: i64 = 1;
 
@@ -65,8 +82,30 @@ impl Lwm2mServer {
                 Err(_) => return refused(Code::SERVICE_UNAVAILABLE, "storage unavailable; retry"),
             }
         }
+        // Each bootstrap sends a series of confirmable requests for up to minutes: one at a
+        // time per endpoint and a bounded number in all, so repeated (or spoofed) requests
+        // cannot multiply that traffic.
+        {
+            let Ok(mut running) = self.inner.bootstrapping.lock() else {
+                return refused(Code::INTERNAL_SERVER_ERROR, "bootstrap state unavailable");
+            };
+            if running.contains(&endpoint) {
+                return refused(
+                    Code::SERVICE_UNAVAILABLE,
+                    "a bootstrap of this endpoint is already running; retry when it ends",
+                );
+            }
+            if running.len() >= MAX_CONCURRENT_BOOTSTRAPS {
+                return refused(Code::SERVICE_UNAVAILABLE, "server busy; retry later");
+            }
+            running.insert(endpoint.clone());
+        }
         let server = self.clone();
         tokio::spawn(async move {
+            let _done = BootstrapDone {
+                server: server.clone(),
+                endpoint: endpoint.clone(),
+            };
             match server.bootstrap(peer).await {
                 Ok(()) => tracing::info!(%endpoint, "LwM2M client bootstrapped"),
                 Err(e) => tracing::warn!(%endpoint, error = %e, "LwM2M bootstrap failed"),

@@ -119,6 +119,8 @@ pub(crate) struct Inner {
     pub(crate) observations: Mutex<HashMap<(SocketAddr, Token), Observation>>,
     pub(crate) transport: RwLock<Option<Arc<dyn Transport>>>,
     pub(crate) firmware: crate::firmware::Firmware,
+    /// Endpoints being bootstrapped now (see `handle_bootstrap`).
+    pub(crate) bootstrapping: Mutex<std::collections::HashSet<String>>,
     started: Instant,
 }
 
@@ -150,6 +152,7 @@ impl Lwm2mServer {
                 observations: Mutex::new(HashMap::new()),
                 transport: RwLock::new(None),
                 firmware: crate::firmware::Firmware::default(),
+                bootstrapping: Mutex::default(),
                 started: Instant::now(),
             }),
         }

@@ -789,8 +789,21 @@ impl Listener {
                 None
             }
             Some("bs") if request.path.len() == 1 => {
+                // Anyone can send these: they take a permit like registrations do, so a flood
+                // cannot spawn without bound.
+                let Ok(permit) = Arc::clone(&self.context.in_flight).try_acquire_owned() else {
+                    self.respond(
+                        now,
+                        &request.id,
+                        None,
+                        None,
+                        Reply::error(Code::SERVICE_UNAVAILABLE, "server busy; retry later"),
+                    );
+                    return None;
+                };
                 let context = Arc::clone(&self.context);
                 tokio::spawn(async move {
+                    let _permit = permit;
                     let r = server
                         .handle_bootstrap(request.id.peer, request.method, &request.queries)
                         .await;
