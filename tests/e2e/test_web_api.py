@@ -426,3 +426,27 @@ def test_device_list_filters_by_connectivity_with_right_totals(strata):
     status, offline = strata.call("GET", "/api/devices?status=offline&search=status-")
     assert [d["id"] for d in offline["items"]] == [silent] and offline["total"] == 1
     assert strata.call("GET", "/api/devices?status=sleeping")[0] == 400
+
+
+def test_signing_out_ends_the_event_stream(strata):
+    """An SSE stream re-checks its session (every 30 s, as the live WebSocket does): after
+    a sign-out it ends instead of streaming the tenant's events on."""
+    status, body = strata.call("POST", "/api/auth/login",
+                               {"username": "admin", "password": ADMIN_PASSWORD})
+    assert status == 200, body
+    token = body["token"]
+    req = urllib.request.Request(f"{strata.http}/api/events")
+    req.add_header("Authorization", f"Bearer {token}")
+    resp = urllib.request.urlopen(req, timeout=60)
+    assert resp.status == 200
+    status, _ = strata.call("POST", "/api/auth/logout", token=token)
+    assert status == 204
+    deadline = time.monotonic() + 90
+    ended = False
+    while time.monotonic() < deadline:
+        # Keep-alive comments come every 15 s; the end of the stream reads as b"".
+        if not resp.readline():
+            ended = True
+            break
+    resp.close()
+    assert ended, "the event stream outlived its session"

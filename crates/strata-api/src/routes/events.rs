@@ -4,6 +4,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::Stream;
 use serde::Deserialize;
@@ -35,20 +36,36 @@ pub struct EventQuery {
 pub(crate) async fn stream(
     State(state): State<AppState>,
     Auth(me): Auth,
+    headers: HeaderMap,
     ApiQuery(q): ApiQuery<EventQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    // Re-checked while the stream lasts, so signing out or deleting the user ends it.
+    let secret = super::live::credential(&headers).map(str::to_string);
     let kinds: Option<Vec<String>> = q
         .kinds
         .map(|k| k.split(',').map(|s| s.trim().to_string()).collect());
     let mut events = state.platform.events();
     let tenant = me.tenant;
     let device = q.device_id;
+    let platform = state.platform.clone();
     let stream = async_stream(move |tx| async move {
+        let mut recheck = tokio::time::interval(super::live::RECHECK);
+        recheck.tick().await;
         loop {
             // Ends with the client, even while no event comes.
             let received = tokio::select! {
                 received = events.recv() => received,
                 () = tx.closed() => return,
+                _ = recheck.tick() => {
+                    let valid = match &secret {
+                        Some(s) => platform.authenticate(s).await.is_ok(),
+                        None => false,
+                    };
+                    if !valid {
+                        return;
+                    }
+                    continue;
+                }
             };
             match received {
                 Ok(event) => {

@@ -27,8 +27,9 @@ use crate::extract::{Auth, SESSION_COOKIE, bearer_header, cookie};
 const BATCH_WINDOW: Duration = Duration::from_millis(50);
 /// Most events in one frame (a larger burst goes out in several).
 const MAX_BATCH: usize = 2000;
-/// How often the socket re-checks that its session is still valid (sign-out, deletion).
-const RECHECK: Duration = Duration::from_secs(30);
+/// How often the socket (and the SSE stream) re-checks that its session is still valid
+/// (sign-out, deletion).
+pub(crate) const RECHECK: Duration = Duration::from_secs(30);
 
 /// What the client may send: narrows the stream to some devices (`null`: all).
 #[derive(Debug, Deserialize)]
@@ -91,7 +92,7 @@ fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
 }
 
 /// The secret the handshake authenticated with, to re-check it later.
-fn credential(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn credential(headers: &HeaderMap) -> Option<&str> {
     bearer_header(headers).or_else(|| cookie(headers, SESSION_COOKIE))
 }
 
