@@ -14,6 +14,7 @@ pub mod extract;
 mod middleware;
 pub mod openapi;
 pub mod routes;
+mod server;
 mod webapp;
 
 use axum::Router;
@@ -250,9 +251,15 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let http = state.platform.config().http.clone();
+    server::serve(
+        listener,
+        app(state),
+        http.header_timeout,
+        http.max_connections,
+        shutdown,
+    )
+    .await
 }
 
 /// Histogram buckets (seconds) for HTTP latency.

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request};
-use axum::http::{Response, StatusCode};
+use axum::http::{Method, Response, StatusCode};
 use axum::middleware::Next;
 use axum::response::IntoResponse;
 
@@ -15,7 +15,18 @@ use crate::error::ApiError;
 /// path, which may hold a device token).
 pub(crate) async fn record(req: Request, next: Next) -> axum::response::Response {
     let started = Instant::now();
-    let method = req.method().as_str().to_owned();
+    // A label per distinct value lives as long as the process: a client sending made-up
+    // method names must not add series, so anything unusual counts as `other`.
+    let method = match *req.method() {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    };
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -24,7 +35,7 @@ pub(crate) async fn record(req: Request, next: Next) -> axum::response::Response
     let response = next.run(req).await;
     let status = response.status().as_u16().to_string();
     metrics::counter!("strata_http_requests_total",
-        "method" => method.clone(), "route" => route.clone(), "status" => status)
+        "method" => method, "route" => route.clone(), "status" => status)
     .increment(1);
     metrics::histogram!("strata_http_request_duration_seconds",
         "method" => method, "route" => route)

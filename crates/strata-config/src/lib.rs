@@ -372,6 +372,14 @@ pub struct HttpConfig {
     /// Time limit for one request, e.g. `30s`.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
+    /// Longest wait for a complete request head: on a new connection, and between requests
+    /// on a kept-alive one, so it is the idle timeout too. A slow or silent client is cut
+    /// after it.
+    #[serde(with = "humantime_serde")]
+    pub header_timeout: Duration,
+    /// Most HTTP connections open at once (WebSockets and event streams included); more
+    /// wait in the listen backlog.
+    pub max_connections: usize,
     /// Whether the web app's session cookie carries `Secure`: `auto` sets it for HTTPS
     /// (`X-Forwarded-Proto: https` from a TLS proxy) and for loopback hosts, which browsers
     /// treat as secure; `always` and `never` force it.
@@ -387,6 +395,8 @@ impl Default for HttpConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_body_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
+            header_timeout: Duration::from_secs(30),
+            max_connections: 10_000,
             secure_cookies: SecureCookies::Auto,
             allowed_origins: Vec::new(),
         }
@@ -585,6 +595,17 @@ impl Config {
         }
         if self.http.request_timeout.is_zero() {
             return Err(invalid("http.request_timeout", "must be longer than 0s"));
+        }
+        if self.http.header_timeout < Duration::from_millis(100)
+            || self.http.header_timeout > Duration::from_secs(3600)
+        {
+            return Err(invalid(
+                "http.header_timeout",
+                "must be from 100ms to 1h (30s is the default)",
+            ));
+        }
+        if !(1..=1_000_000).contains(&self.http.max_connections) {
+            return Err(invalid("http.max_connections", "must be from 1 to 1000000"));
         }
         for origin in &self.http.allowed_origins {
             if !is_origin(origin) {

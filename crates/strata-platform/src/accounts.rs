@@ -1,8 +1,11 @@
 //! Management accounts: the first-start admin, sign-in, API keys, request authentication.
 
+use std::sync::{Arc, LazyLock};
 use strata_store::{
     ApiToken, DeviceFilter, Millis, NewApiToken, NewUser, Role, Tenant, TenantId, TokenKind, User,
 };
+
+use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use crate::secrets::{hash_password, random_token, sha256_hex, verify_password};
@@ -286,6 +289,10 @@ impl Platform {
         password: &str,
     ) -> Result<IssuedToken, PlatformError> {
         let refused = || PlatformError::unauthorized("wrong username or password");
+        // No stored password is longer (`validate_password`): refused without hashing it.
+        if password.len() > MAX_PASSWORD_BYTES {
+            return Err(refused());
+        }
         let user = self.store().find_user(username).await?;
         // Verify against a dummy hash for unknown users too, so timing does not reveal names.
         let phc = user
@@ -293,9 +300,7 @@ impl Platform {
             .map(|u| u.password_hash.clone())
             .unwrap_or_else(|| DUMMY_HASH.to_string());
         let password = password.to_string();
-        let ok = tokio::task::spawn_blocking(move || verify_password(&password, &phc))
-            .await
-            .map_err(|e| PlatformError::new(ErrorCode::Internal, e.to_string()))?;
+        let ok = password_work(move || verify_password(&password, &phc)).await?;
         let user = match user {
             Some(user) if ok => user,
             _ => return Err(refused()),
@@ -442,11 +447,40 @@ fn validate_username(username: &str) -> Result<(), PlatformError> {
 /// Argon2 is slow by design: hash off the async threads.
 async fn hash_blocking(password: &str) -> Result<String, PlatformError> {
     let password = password.to_string();
-    tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|e| PlatformError::new(ErrorCode::Internal, e.to_string()))?
+    password_work(move || hash_password(&password))
+        .await?
         .map_err(|e| PlatformError::new(ErrorCode::Internal, e.to_string()))
 }
+
+/// Each argon2 run takes 19 MiB and tens of milliseconds of a core. At most this many run at
+/// once: a flood of sign-ins waits for a permit (cheaply; the request timeout drops a waiter)
+/// instead of filling the blocking pool that database reads share, and memory stays bounded.
+static PASSWORD_WORK: LazyLock<Arc<Semaphore>> = LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Arc::new(Semaphore::new(cores.clamp(1, 4)))
+});
+
+/// Runs password hashing or checking on the blocking pool, under `PASSWORD_WORK`. The permit
+/// goes with the work, so a caller that gives up does not free a slot still in use.
+async fn password_work<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, PlatformError> {
+    let internal =
+        |e: &dyn std::fmt::Display| PlatformError::new(ErrorCode::Internal, e.to_string());
+    let permit = Arc::clone(&PASSWORD_WORK)
+        .acquire_owned()
+        .await
+        .map_err(|e| internal(&e))?;
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        work()
+    })
+    .await
+    .map_err(|e| internal(&e))
+}
+
+/// Longest password accepted, in bytes (argon2 hashes all of it).
+const MAX_PASSWORD_BYTES: usize = 1024;
 
 fn validate_password(password: &str) -> Result<(), PlatformError> {
     if password.chars().count() < 8 {
@@ -454,7 +488,7 @@ fn validate_password(password: &str) -> Result<(), PlatformError> {
             "password must have at least 8 characters",
         ));
     }
-    if password.len() > 1024 {
+    if password.len() > MAX_PASSWORD_BYTES {
         return Err(PlatformError::invalid("password is too long"));
     }
     Ok(())
