@@ -109,6 +109,10 @@ pub struct CoapConfig {
     /// separate response (RFC 7252 §5.2.2).
     #[serde(with = "humantime_serde")]
     pub separate_response_after: Duration,
+    /// Client addresses remembered at once for duplicate detection (each for the exchange
+    /// lifetime, 247 s, after its last message); messages from further new addresses are
+    /// dropped until some fall idle (clients retransmit).
+    pub max_peers: usize,
     /// CoAP over DTLS 1.2 (`coaps://`).
     pub dtls: CoapDtlsConfig,
 }
@@ -154,6 +158,7 @@ impl Default for CoapConfig {
             max_body_bytes: 1024 * 1024,
             max_observations: 100_000,
             separate_response_after: Duration::from_millis(500),
+            max_peers: 100_000,
             dtls: CoapDtlsConfig::default(),
         }
     }
@@ -377,8 +382,8 @@ pub struct HttpConfig {
     /// after it.
     #[serde(with = "humantime_serde")]
     pub header_timeout: Duration,
-    /// Most HTTP connections open at once (WebSockets and event streams included); more
-    /// wait in the listen backlog.
+    /// Most HTTP connections open at once (event streams and long-polls included; a
+    /// WebSocket stops counting once upgraded); more wait in the listen backlog.
     pub max_connections: usize,
     /// Whether the web app's session cookie carries `Secure`: `auto` sets it for HTTPS
     /// (`X-Forwarded-Proto: https` from a TLS proxy) and for loopback hosts, which browsers
@@ -666,6 +671,9 @@ impl Config {
                 "coap.separate_response_after",
                 "must be from 1ms to 2s (below the client's 2 s retransmission timeout)",
             ));
+        }
+        if self.coap.max_peers == 0 {
+            return Err(invalid("coap.max_peers", "must be at least 1"));
         }
         if self.lwm2m.queue_awake.is_zero() {
             return Err(invalid("lwm2m.queue_awake", "must be longer than 0s"));

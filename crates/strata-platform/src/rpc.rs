@@ -31,6 +31,9 @@ pub const MAX_TIMEOUT: Duration = Duration::from_secs(300);
 pub const DEFAULT_EXPIRY: Duration = Duration::from_secs(24 * 3600);
 /// Longest lifetime of a persistent call.
 pub const MAX_EXPIRY: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Persistent calls one device may have waiting; more are refused (409) until it takes some.
+/// Each delivery reads the whole queue, so it must stay bounded.
+pub const MAX_QUEUED_PER_DEVICE: u64 = 1000;
 /// Longest method name.
 const MAX_METHOD_BYTES: usize = 128;
 /// Largest parameters or answer, as JSON text.
@@ -244,6 +247,21 @@ impl Platform {
         };
 
         let now = now_millis();
+        if request.persistent
+            && self
+                .store()
+                .count_queued_rpc(identity.device_key, now)
+                .await?
+                >= MAX_QUEUED_PER_DEVICE
+        {
+            return Err(PlatformError::new(
+                ErrorCode::Conflict,
+                format!(
+                    "the device already has {MAX_QUEUED_PER_DEVICE} persistent calls waiting; \
+                     wait until it takes some (or they expire) before queueing more"
+                ),
+            ));
+        }
         // A plain call outlives its wait a little, so the waiter (not the expiry sweep)
         // records its timeout.
         let lifetime = if request.persistent {
@@ -548,7 +566,8 @@ impl Platform {
         }
     }
 
-    /// Marks calls past their expiry as expired, every second, forever.
+    /// Marks calls past their expiry as expired, every second, forever; hourly, also prunes
+    /// old finished calls and ended sign-in sessions.
     pub async fn run_rpc_expiry(self) {
         let mut tick = tokio::time::interval(SWEEP_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -561,6 +580,10 @@ impl Platform {
                 if let Err(e) = self.store().prune_rpc(before).await {
                     tracing::warn!(error = %e, "cannot prune old RPC calls; will retry");
                 }
+                // Every sign-in adds a session row: the dead ones go in the same hourly pass.
+                if let Err(e) = self.store().prune_sessions(now_millis()).await {
+                    tracing::warn!(error = %e, "cannot prune ended sessions; will retry");
+                }
             }
             match self.store().expire_rpc(now_millis()).await {
                 Ok(expired) => {
@@ -571,5 +594,56 @@ impl Platform {
                 Err(e) => tracing::warn!(error = %e, "cannot expire RPC calls; will retry"),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::DeviceSpec;
+    use crate::test_support::platform;
+    use strata_store::Role;
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_device_keeps_a_bounded_queue_of_persistent_calls() {
+        let (_dir, p) = platform().await;
+        let me = Principal {
+            tenant: p.default_tenant(),
+            user_id: Uuid::new_v4(),
+            username: "a".into(),
+            role: Role::Admin,
+            token_id: Uuid::new_v4(),
+        };
+        let created = p
+            .create_device(
+                &me,
+                DeviceSpec {
+                    name: "offline".into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let identity = p.authenticate_device(&created.access_token).await.unwrap();
+        let call = || RpcRequest {
+            method: "m".into(),
+            params: Value::Null,
+            oneway: true,
+            persistent: true,
+            timeout_ms: None,
+            expiry_ms: None,
+        };
+        for _ in 0..MAX_QUEUED_PER_DEVICE {
+            let queued = p.call_device(&identity, call()).await.unwrap();
+            assert_eq!(queued.status, RpcStatus::Queued);
+        }
+        let refused = p.call_device(&identity, call()).await.unwrap_err();
+        assert_eq!(refused.code, ErrorCode::Conflict);
+        assert!(refused.message.contains("waiting"), "{}", refused.message);
+        // A plain call is not queued, so it is not refused for that (it fails: offline).
+        let mut plain = call();
+        plain.persistent = false;
+        let err = p.call_device(&identity, plain).await.unwrap_err();
+        assert_eq!(err.code, ErrorCode::DeviceUnreachable);
     }
 }

@@ -40,6 +40,10 @@ pub struct EndpointConfig {
     pub separate_response_after: u64,
     /// Seed of the token and jitter generator; give each endpoint a random one.
     pub seed: u64,
+    /// Peers remembered at once for deduplication. Messages from further new peers are
+    /// dropped (they retransmit) until some fall idle: a flood of datagrams from spoofed
+    /// addresses must not grow memory without bound.
+    pub max_peers: usize,
 }
 
 impl Default for EndpointConfig {
@@ -52,6 +56,7 @@ impl Default for EndpointConfig {
             dedup_window: 8,
             separate_response_after: 1_000,
             seed: 0x9e37_79b9_7f4a_7c15,
+            max_peers: 100_000,
         }
     }
 }
@@ -211,6 +216,8 @@ pub struct Endpoint<P: Ord + Copy> {
     open_requests: BTreeMap<(P, Token), (bool, u64)>,
     ack_deadlines: VecDeque<(u64, P, u16)>,
     next_sweep: u64,
+    /// When a full peer table may next be swept early (see `admit`).
+    next_full_sweep: u64,
     transmits: VecDeque<Transmit<P>>,
     events: VecDeque<Event<P>>,
 }
@@ -230,6 +237,7 @@ impl<P: Ord + Copy> Endpoint<P> {
             open_requests: BTreeMap::new(),
             ack_deadlines: VecDeque::new(),
             next_sweep: 0,
+            next_full_sweep: 0,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
         };
@@ -316,6 +324,22 @@ impl<P: Ord + Copy> Endpoint<P> {
         }
     }
 
+    /// Whether a message from `peer` can be taken: a known peer's always, a new peer's while
+    /// fewer than `max_peers` are remembered. A full table first forgets its idle peers,
+    /// at most once a second (the scan is linear).
+    fn admit(&mut self, now: u64, peer: P) -> bool {
+        if self.peers.len() < self.config.max_peers || self.peers.contains_key(&peer) {
+            return true;
+        }
+        if now >= self.next_full_sweep {
+            let lifetime = self.config.exchange_lifetime;
+            self.peers
+                .retain(|_, p| now.saturating_sub(p.last_seen) < lifetime);
+            self.next_full_sweep = now + 1_000;
+        }
+        self.peers.len() < self.config.max_peers
+    }
+
     /// Remembers `message_id` from `peer`; returns the reply to resend when it is a
     /// duplicate (`Some(None)`: duplicate with nothing to resend).
     fn deduplicate(
@@ -374,6 +398,9 @@ impl<P: Ord + Copy> Endpoint<P> {
         } else {
             Reply::Nothing
         };
+        if !self.admit(now, peer) {
+            return Received::Nothing;
+        }
         if let Some(resend) = self.deduplicate(now, peer, message.message_id, reply) {
             if let Some(bytes) = resend {
                 self.send(peer, bytes);
@@ -419,6 +446,9 @@ impl<P: Ord + Copy> Endpoint<P> {
                     (Some(a), true) => Reply::Sent(a.clone()),
                     _ => Reply::Nothing,
                 };
+                if !self.admit(now, peer) {
+                    return Received::Nothing;
+                }
                 if let Some(resend) = self.deduplicate(now, peer, message.message_id, reply) {
                     if let Some(bytes) = resend {
                         self.send(peer, bytes);

@@ -38,6 +38,9 @@ pub trait AccountStore: Send + Sync {
         id: Uuid,
         now: Millis,
     ) -> Result<bool, StoreError>;
+    /// Deletes sign-in sessions that expired or were revoked before `before` (every sign-in
+    /// adds one); returns how many. API keys stay, revoked or not, for their list.
+    async fn prune_sessions(&self, before: Millis) -> Result<u64, StoreError>;
     /// Creates a tenant with its first user (whose `tenant` is ignored), atomically;
     /// `Conflict` if the tenant or user name is taken.
     async fn create_tenant(&self, name: &str, admin: NewUser)
@@ -271,6 +274,8 @@ pub trait RpcStore: Send + Sync {
     async fn list_rpc(&self, device: DeviceKey, limit: u32) -> Result<Vec<RpcCall>, StoreError>;
     /// A device's queued (undelivered, unexpired at `now`) persistent calls, oldest first.
     async fn queued_rpc(&self, device: DeviceKey, now: Millis) -> Result<Vec<RpcCall>, StoreError>;
+    /// How many calls `queued_rpc` would return.
+    async fn count_queued_rpc(&self, device: DeviceKey, now: Millis) -> Result<u64, StoreError>;
     /// Moves a call to `to` if its status is one of `from`; false otherwise.
     #[allow(clippy::too_many_arguments)]
     async fn transition_rpc(

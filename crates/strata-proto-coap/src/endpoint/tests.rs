@@ -287,3 +287,37 @@ fn idle_peers_are_forgotten_after_the_exchange_lifetime() {
     server.handle_timeout(300_000);
     assert_eq!(server.peer_count(), 0);
 }
+
+#[test]
+fn new_peers_beyond_the_bound_are_dropped_until_others_fall_idle() {
+    let mut server = Endpoint::new(EndpointConfig {
+        max_peers: 2,
+        ..EndpointConfig::default()
+    });
+    let mut client = endpoint(11);
+    get_temp(&mut client, 0, false);
+    let request = drain(&mut client).remove(0).data;
+    for peer in [1, 2] {
+        assert!(matches!(
+            server.handle_datagram(0, peer, &request),
+            Received::Request { .. }
+        ));
+    }
+    // A third address (a flood of spoofed ones, say) is not remembered or answered...
+    assert!(matches!(
+        server.handle_datagram(10, 3, &request),
+        Received::Nothing
+    ));
+    assert_eq!(server.peer_count(), 2);
+    // ...while the known ones still are (their duplicate is recognised).
+    assert!(matches!(
+        server.handle_datagram(20, 1, &request),
+        Received::Nothing
+    ));
+    // Once the others are idle for the exchange lifetime, the new peer gets in.
+    assert!(matches!(
+        server.handle_datagram(300_000, 3, &request),
+        Received::Request { .. }
+    ));
+    assert_eq!(server.peer_count(), 1);
+}

@@ -222,6 +222,19 @@ impl AccountStore for SqliteStore {
             .await
     }
 
+    async fn prune_sessions(&self, before: Millis) -> Result<u64, StoreError> {
+        self.writer
+            .exec(1, move |ctx| {
+                let n = ctx.conn.execute(
+                    "DELETE FROM api_tokens WHERE kind = 'session'
+                     AND (expires_at < ?1 OR revoked_at < ?1)",
+                    [before],
+                )?;
+                Ok(n as u64)
+            })
+            .await
+    }
+
     async fn revoke_token(
         &self,
         tenant: TenantId,
@@ -468,6 +481,55 @@ mod tests {
                 .len(),
             1
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn ended_sessions_are_pruned_and_api_keys_stay() {
+        let (_dir, store) = open_temp();
+        let tenant = store.default_tenant().await.unwrap().id;
+        let user = store
+            .create_user(NewUser {
+                tenant,
+                username: "u".into(),
+                password_hash: "h".into(),
+                role: Role::Admin,
+            })
+            .await
+            .unwrap();
+        let token = |kind, hash: &str, expires_at| NewApiToken {
+            tenant,
+            user_id: user.id,
+            kind,
+            name: hash.into(),
+            prefix: "x".into(),
+            secret_hash: hash.into(),
+            expires_at,
+        };
+        store
+            .create_token(token(TokenKind::Session, "expired", Some(100)))
+            .await
+            .unwrap();
+        let revoked = store
+            .create_token(token(TokenKind::Session, "revoked", Some(10_000)))
+            .await
+            .unwrap();
+        store.revoke_token(tenant, revoked.id, 150).await.unwrap();
+        store
+            .create_token(token(TokenKind::Session, "live", Some(10_000)))
+            .await
+            .unwrap();
+        let key = store
+            .create_token(token(TokenKind::ApiKey, "key", Some(100)))
+            .await
+            .unwrap();
+        store.revoke_token(tenant, key.id, 150).await.unwrap();
+
+        assert_eq!(store.prune_sessions(200).await.unwrap(), 2);
+        assert!(store.find_token("live", 200).await.unwrap().is_some());
+        let sessions = store.list_tokens(tenant, TokenKind::Session).await.unwrap();
+        assert_eq!(sessions.len(), 1);
+        let keys = store.list_tokens(tenant, TokenKind::ApiKey).await.unwrap();
+        assert_eq!(keys.len(), 1, "API keys are listed even when revoked");
     }
 
     #[tokio::test(flavor = "multi_thread")]

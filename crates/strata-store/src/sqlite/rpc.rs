@@ -110,6 +110,19 @@ impl RpcStore for SqliteStore {
             .await
     }
 
+    async fn count_queued_rpc(&self, device: DeviceKey, now: Millis) -> Result<u64, StoreError> {
+        self.readers
+            .read(move |conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT COUNT(*) FROM rpc_calls
+                     WHERE device = ?1 AND status = 'queued' AND persistent AND expires_at > ?2",
+                )?;
+                let n: i64 = stmt.query_row(params![device.0, now], |row| row.get(0))?;
+                Ok(u64::try_from(n).unwrap_or(0))
+            })
+            .await
+    }
+
     async fn transition_rpc(
         &self,
         id: i64,

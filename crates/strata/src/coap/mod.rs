@@ -255,6 +255,7 @@ fn spawn_listener(
     let endpoint = Endpoint::new(EndpointConfig {
         separate_response_after: config.separate_response_after.as_millis() as u64,
         seed: rand::random(),
+        max_peers: config.max_peers,
         ..EndpointConfig::default()
     });
     let listener = Listener {
