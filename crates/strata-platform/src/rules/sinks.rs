@@ -238,11 +238,14 @@ impl Sinks {
                 .basic_publish(
                     exchange.into(),
                     routing_key.into(),
-                    // Mandatory: a message no queue takes comes back instead of being
-                    // acknowledged and dropped (no queue bound yet, or a broker still
-                    // recovering its queues after a restart), so it stays in the outbox.
+                    // On the default exchange the routing key names one queue: a message it
+                    // cannot reach (the queue not declared yet, or a broker still recovering
+                    // its queues after a restart) comes back and stays in the outbox instead
+                    // of being acknowledged and dropped. On a named exchange an unbound
+                    // routing key is normal AMQP (no one wants that message), and holding it
+                    // would stop the rule's other messages behind it.
                     lapin::options::BasicPublishOptions {
-                        mandatory: true,
+                        mandatory: exchange.is_empty(),
                         ..Default::default()
                     },
                     &row.payload,
@@ -256,8 +259,8 @@ impl Sinks {
             Ok(Ok(lapin::Confirmation::Ack(None))) => return Ok(()),
             Ok(Ok(lapin::Confirmation::Ack(Some(returned)))) => {
                 return Err(Failure::Transient(format!(
-                    "AMQP publish to {}: no queue took the message (exchange {exchange:?}, \
-                     routing key {routing_key:?}: {}); declare and bind a queue for it",
+                    "AMQP publish to {}: no queue named {routing_key:?} ({}); declare it, \
+                     and the message is delivered at the next retry",
                     redact(url),
                     returned.reply_text
                 )));
