@@ -270,7 +270,8 @@ impl BrokerHandle {
     /// session expiry the client asked for. Wills go out as at any session's end. Returns how
     /// many connections were closed.
     pub fn end_sessions_of_owner(&self, owner: &str, reason: proto::ReasonCode) -> usize {
-        let (conns, wills) = self.shared.router().end_sessions_of_owner(owner);
+        let now = self.epoch.elapsed().as_millis() as u64;
+        let (conns, wills) = self.shared.router().end_sessions_of_owner(owner, now);
         for will in wills {
             self.publish(router::will_message(will));
         }

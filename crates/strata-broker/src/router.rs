@@ -115,7 +115,13 @@ pub(crate) struct Router {
     limits: RouterLimits,
     /// Bumped by every change worth persisting (see `Router::snapshot`).
     changes: u64,
+    /// Owners whose sessions were ended (deleted devices) -> until when (ms) a CONNECT
+    /// authenticated just before the deletion is still refused.
+    ended_owners: HashMap<Box<str>, u64>,
 }
+
+/// How long an ended owner stays refused: longer than any authentication takes.
+const ENDED_OWNER_MS: u64 = 60_000;
 
 impl Router {
     pub(crate) fn new(limits: RouterLimits) -> Self {
@@ -130,6 +136,7 @@ impl Router {
             scratch: Vec::new(),
             limits,
             changes: 0,
+            ended_owners: HashMap::new(),
         }
     }
 
@@ -324,7 +331,12 @@ impl Router {
     /// queued messages; online ones when their connection closes, which the caller makes
     /// happen with the returned connections. The wills of the sessions ended now are returned
     /// for publishing, as at any session's end.
-    pub(crate) fn end_sessions_of_owner(&mut self, owner: &str) -> (Vec<ConnRef>, Vec<Will>) {
+    pub(crate) fn end_sessions_of_owner(
+        &mut self,
+        owner: &str,
+        now: u64,
+    ) -> (Vec<ConnRef>, Vec<Will>) {
+        self.ended_owners.insert(owner.into(), now + ENDED_OWNER_MS);
         let mut online = Vec::new();
         let mut offline = Vec::new();
         for (key, session) in self.sessions.iter_mut() {
@@ -351,8 +363,18 @@ impl Router {
         (online, wills)
     }
 
+    /// Whether `owner`'s sessions were ended a moment ago (`end_sessions_of_owner`): a
+    /// CONNECT it authenticated just before must not open a new one. Check under the same
+    /// lock as `connect`.
+    pub(crate) fn owner_ended(&self, owner: &str, now: u64) -> bool {
+        self.ended_owners
+            .get(owner)
+            .is_some_and(|&until| now < until)
+    }
+
     /// Ends expired sessions and returns the wills that are due.
     pub(crate) fn tick(&mut self, now: u64) -> Vec<Will> {
+        self.ended_owners.retain(|_, until| now < *until);
         let mut wills = Vec::new();
         let mut expired = Vec::new();
         for (key, session) in self.sessions.iter_mut() {
@@ -849,6 +871,20 @@ mod tests {
         restored.restore(saved, 0, 0);
         assert!(restored.has_session("a"));
         assert_eq!(restored.subscription_count(), 3);
+
+        // Saved under a higher limit: restored up to the current one.
+        let mut roomy = Router::new(RouterLimits {
+            max_subscriptions: 5,
+            ..limits()
+        });
+        let b = roomy.connect("b", false, 3600, conn(2), None);
+        for f in ["1", "2", "3", "4", "5"] {
+            roomy.subscribe(b.key, f, sub, None);
+        }
+        roomy.disconnect(b.key, conn(2), None, None, None, 0, &mut Vec::new());
+        let mut restored = Router::new(limits());
+        restored.restore(roomy.snapshot(0, 0), 0, 0);
+        assert_eq!(restored.subscription_count(), 3);
     }
 
     #[test]
@@ -881,7 +917,9 @@ mod tests {
         let c = r.connect("c", false, 3600, conn(3), Some("device:2"));
         r.subscribe(c.key, "t", sub, None);
 
-        let (online, wills) = r.end_sessions_of_owner("device:1");
+        let (online, wills) = r.end_sessions_of_owner("device:1", 0);
+        assert!(r.owner_ended("device:1", 59_999));
+        assert!(!r.owner_ended("device:2", 0));
         assert_eq!(online, vec![conn(2)]);
         assert_eq!(wills.len(), 1);
         assert!(!r.has_session("a"));

@@ -81,9 +81,11 @@ const SLOW_CONSUMER_BYTES: usize = 1024 * 1024;
 /// worker that cannot keep up must not have its inbox (and the CONNACKs and acknowledgements
 /// queued in it) buried under messages.
 const MAX_REMOTE_BACKLOG: usize = 64 * 1024;
-/// Messages of one connection the platform may be consuming at once (the device API). QoS
-/// 1/2 are bounded by the Receive Maximum already; QoS 0 would not be: above this, reading
-/// from the client pauses until the platform catches up, so TCP slows the client down.
+/// Messages of one connection the platform may be consuming at once (the device API): QoS 0
+/// ones, and for 3.1.1 clients (which have no Receive Maximum) QoS 1/2 ones too. At this
+/// count reading from the client pauses until the platform catches up, so TCP slows the
+/// client down; one read already taken (64 KiB) is still handled, so this bounds the backlog
+/// at 64 plus one read.
 const MAX_CONSUMING: u32 = 64;
 
 /// What a listener's connections speak under MQTT.
@@ -573,6 +575,14 @@ impl Worker {
             if conn.generation != generation || conn.deadline != Some(due) {
                 continue;
             }
+            if conn.consuming >= MAX_CONSUMING {
+                // The broker is not reading, not the client silent: its PINGREQs wait in
+                // the socket. Its keep-alive is judged once reading resumes.
+                let again = now + 1000;
+                conn.deadline = Some(again);
+                self.timers.push(Reverse((again, token, generation)));
+                continue;
+            }
             conn.deadline = None;
             conn.proto.handle_timeout(now);
             self.process(token);
@@ -781,14 +791,32 @@ impl Worker {
                 return;
             }
         }
-        let attached = self.shared.router().connect(
-            &client_id,
-            connect.clean_start,
-            expiry,
-            me,
-            owner.as_deref(),
-        );
+        // Under one lock with the check: a deletion comes either before (refused here) or
+        // after (it finds this session online and ends it).
+        let attached = {
+            let mut router = self.shared.router();
+            if owner.as_deref().is_some_and(|o| router.owner_ended(o, now)) {
+                None
+            } else {
+                Some(router.connect(
+                    &client_id,
+                    connect.clean_start,
+                    expiry,
+                    me,
+                    owner.as_deref(),
+                ))
+            }
+        };
         let Some(conn) = self.conns.get_mut(token) else {
+            return;
+        };
+        let Some(attached) = attached else {
+            metrics::counter!("strata_mqtt_auth_failures_total").increment(1);
+            let _ = conn.proto.reject_connect_with(
+                ReasonCode::NotAuthorized,
+                Some("this device was deleted".into()),
+            );
+            self.process(token);
             return;
         };
         let mut options = match attached.resumed {
@@ -872,9 +900,12 @@ impl Worker {
         if self.shared.hooks.disposition(client, &publish) == Disposition::Consume {
             let client = client.clone();
             let generation = conn.generation;
-            conn.consuming += 1;
-            if conn.consuming == MAX_CONSUMING {
-                self.counters.consume_paused += 1;
+            // A 5.0 client's QoS 1/2 messages are bounded by our Receive Maximum already.
+            if packet_id.is_none() || !v5 {
+                conn.consuming += 1;
+                if conn.consuming == MAX_CONSUMING {
+                    self.counters.consume_paused += 1;
+                }
             }
             let reply = Reply::new(Arc::clone(&self.shared), self.index, move |result| {
                 Command::Consumed {
@@ -1196,18 +1227,20 @@ impl Worker {
         if conn.generation != generation {
             return;
         }
-        let was_full = conn.consuming >= MAX_CONSUMING;
-        conn.consuming = conn.consuming.saturating_sub(1);
-        if was_full && conn.consuming < MAX_CONSUMING && !conn.read_queued {
-            // Reading paused with bytes possibly left in the socket: readiness is
-            // edge-triggered, so no new event would come for them.
-            conn.read_queued = true;
-            self.read_again.push(token);
+        let v5 = conn.proto.protocol_version().is_some_and(|v| v.is_v5());
+        if packet_id.is_none() || !v5 {
+            let was_full = conn.consuming >= MAX_CONSUMING;
+            conn.consuming = conn.consuming.saturating_sub(1);
+            if was_full && conn.consuming < MAX_CONSUMING && !conn.read_queued {
+                // Reading paused with bytes possibly left in the socket: readiness is
+                // edge-triggered, so no new event would come for them.
+                conn.read_queued = true;
+                self.read_again.push(token);
+            }
         }
         let Some(id) = packet_id else {
             return;
         };
-        let v5 = conn.proto.protocol_version().is_some_and(|v| v.is_v5());
         let outcome = match result {
             Ok(()) => conn.proto.ack_incoming(id),
             // The platform could not take it now: no acknowledgement (the message is not
