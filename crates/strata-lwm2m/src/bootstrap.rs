@@ -15,16 +15,31 @@ use crate::transport::{OutRequest, TransportError};
 /// Bootstraps running at once, at most.
 const MAX_CONCURRENT_BOOTSTRAPS: usize = 64;
 
-/// Takes an endpoint off the running bootstraps however its task ends.
+/// The bootstraps running now, one per endpoint.
+#[derive(Default)]
+pub(crate) struct Bootstraps {
+    /// Endpoint -> (which bootstrap, to stop it).
+    running: std::collections::HashMap<String, (u64, tokio::task::AbortHandle)>,
+    next: u64,
+}
+
+/// Takes an endpoint off the running bootstraps however its task ends, unless a newer
+/// bootstrap of the endpoint replaced it meanwhile.
 struct BootstrapDone {
     server: Lwm2mServer,
     endpoint: String,
+    generation: u64,
 }
 
 impl Drop for BootstrapDone {
     fn drop(&mut self) {
-        if let Ok(mut running) = self.server.inner.bootstrapping.lock() {
-            running.remove(&self.endpoint);
+        if let Ok(mut bootstraps) = self.server.inner.bootstrapping.lock()
+            && bootstraps
+                .running
+                .get(&self.endpoint)
+                .is_some_and(|(g, _)| *g == self.generation)
+        {
+            bootstraps.running.remove(&self.endpoint);
         }
     }
 }
@@ -82,35 +97,46 @@ impl Lwm2mServer {
                 Err(_) => return refused(Code::SERVICE_UNAVAILABLE, "storage unavailable; retry"),
             }
         }
-        // Each bootstrap sends a series of confirmable requests for up to minutes: one at a
-        // time per endpoint and a bounded number in all, so repeated (or spoofed) requests
-        // cannot multiply that traffic.
-        {
-            let Ok(mut running) = self.inner.bootstrapping.lock() else {
+        // Each bootstrap sends a series of confirmable requests for up to minutes: one runs
+        // per endpoint and a bounded number in all, so repeated (or spoofed) requests cannot
+        // multiply that traffic. A new request replaces the endpoint's running bootstrap, as
+        // Leshan does: a client that rebooted or moved mid-way is served at once.
+        let replaced = {
+            let Ok(mut bootstraps) = self.inner.bootstrapping.lock() else {
                 return refused(Code::INTERNAL_SERVER_ERROR, "bootstrap state unavailable");
             };
-            if running.contains(&endpoint) {
-                return refused(
-                    Code::SERVICE_UNAVAILABLE,
-                    "a bootstrap of this endpoint is already running; retry when it ends",
-                );
-            }
-            if running.len() >= MAX_CONCURRENT_BOOTSTRAPS {
+            if !bootstraps.running.contains_key(&endpoint)
+                && bootstraps.running.len() >= MAX_CONCURRENT_BOOTSTRAPS
+            {
                 return refused(Code::SERVICE_UNAVAILABLE, "server busy; retry later");
             }
-            running.insert(endpoint.clone());
+            bootstraps.next += 1;
+            let generation = bootstraps.next;
+            let server = self.clone();
+            let name = endpoint.clone();
+            // Spawned under the lock: the task's guard (which takes it) cannot run before
+            // its entry is in.
+            let task = tokio::spawn(async move {
+                let _done = BootstrapDone {
+                    server: server.clone(),
+                    endpoint: name.clone(),
+                    generation,
+                };
+                match server.bootstrap(peer).await {
+                    Ok(()) => tracing::info!(endpoint = %name, "LwM2M client bootstrapped"),
+                    Err(e) => {
+                        tracing::warn!(endpoint = %name, error = %e, "LwM2M bootstrap failed");
+                    }
+                }
+            });
+            bootstraps
+                .running
+                .insert(endpoint, (generation, task.abort_handle()))
+        };
+        // Outside the lock: the replaced task's guard takes it when it goes.
+        if let Some((_, replaced)) = replaced {
+            replaced.abort();
         }
-        let server = self.clone();
-        tokio::spawn(async move {
-            let _done = BootstrapDone {
-                server: server.clone(),
-                endpoint: endpoint.clone(),
-            };
-            match server.bootstrap(peer).await {
-                Ok(()) => tracing::info!(%endpoint, "LwM2M client bootstrapped"),
-                Err(e) => tracing::warn!(%endpoint, error = %e, "LwM2M bootstrap failed"),
-            }
-        });
         RdReply {
             code: Code::CHANGED,
             location: Vec::new(),

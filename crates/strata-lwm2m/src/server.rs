@@ -120,7 +120,7 @@ pub(crate) struct Inner {
     pub(crate) transport: RwLock<Option<Arc<dyn Transport>>>,
     pub(crate) firmware: crate::firmware::Firmware,
     /// Endpoints being bootstrapped now (see `handle_bootstrap`).
-    pub(crate) bootstrapping: Mutex<std::collections::HashSet<String>>,
+    pub(crate) bootstrapping: Mutex<crate::bootstrap::Bootstraps>,
     started: Instant,
 }
 
