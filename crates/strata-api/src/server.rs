@@ -3,8 +3,9 @@
 //! A client that opens connections and sends nothing (or sends a request head a byte at a
 //! time, or leaves a keep-alive connection idle) must not hold a socket and a task forever:
 //! hyper's header-read timeout needs a timer, which `axum::serve` does not give it. Open
-//! connections are bounded too, so a flood waits in the kernel's backlog instead of using
-//! up the file descriptors the MQTT broker and SQLite need.
+//! connections are bounded too (`http.max_connections`, to be kept below the process's
+//! open-file limit), so a flood waits in the kernel's backlog instead of using up the file
+//! descriptors the MQTT broker and SQLite need.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc, watch};
 
 /// How long a stop waits for responses in flight. Event streams and long-polls would hold
-/// it much longer (an event stream forever), so they are cut after this.
+/// it much longer (an event stream forever), so the stop goes on without them after this.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves `app` on `listener` until `shutdown` completes, then lets the requests in flight
@@ -84,6 +85,8 @@ pub(crate) async fn serve(
             }
         });
     }
+    // New clients are refused at once rather than left in the backlog during the drain.
+    drop(listener);
     drop(stop_rx);
     let _ = stop_tx.send(());
     drop(done_tx);
@@ -91,7 +94,9 @@ pub(crate) async fn serve(
         .await
         .is_err()
     {
-        tracing::info!("HTTP responses still streaming at stop were cut");
+        tracing::info!(
+            "stopped waiting for HTTP responses still streaming; they end with the process"
+        );
     }
     Ok(())
 }

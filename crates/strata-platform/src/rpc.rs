@@ -32,7 +32,9 @@ pub const DEFAULT_EXPIRY: Duration = Duration::from_secs(24 * 3600);
 /// Longest lifetime of a persistent call.
 pub const MAX_EXPIRY: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Persistent calls one device may have waiting; more are refused (409) until it takes some.
-/// Each delivery reads the whole queue, so it must stay bounded.
+/// Each delivery reads the whole queue, so it must stay bounded. The count is read before
+/// the insert, so calls made at the same instant can pass it by a few: a bound on memory,
+/// not an exact quota.
 pub const MAX_QUEUED_PER_DEVICE: u64 = 1000;
 /// Longest method name.
 const MAX_METHOD_BYTES: usize = 128;

@@ -446,7 +446,8 @@ impl<P: Ord + Copy> Endpoint<P> {
                     (Some(a), true) => Reply::Sent(a.clone()),
                     _ => Reply::Nothing,
                 };
-                if !self.admit(now, peer) {
+                // Answers to this endpoint's own requests always get in.
+                if !known && !self.admit(now, peer) {
                     return Received::Nothing;
                 }
                 if let Some(resend) = self.deduplicate(now, peer, message.message_id, reply) {
