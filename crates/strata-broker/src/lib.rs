@@ -251,7 +251,12 @@ impl BrokerHandle {
     /// credentials were revoked), with `reason` (5.0 clients see it). Returns how many.
     pub fn disconnect_owner(&self, owner: &str, reason: proto::ReasonCode) -> usize {
         let conns = self.shared.router().online_of_owner(owner);
-        for conn in &conns {
+        self.kick(&conns, reason)
+    }
+
+    /// Has each connection's worker close it with `reason`; returns how many.
+    fn kick(&self, conns: &[router::ConnRef], reason: proto::ReasonCode) -> usize {
+        for conn in conns {
             self.shared.send(
                 conn.worker,
                 Command::Kick {
@@ -275,17 +280,7 @@ impl BrokerHandle {
         for will in wills {
             self.publish(router::will_message(will));
         }
-        for conn in &conns {
-            self.shared.send(
-                conn.worker,
-                Command::Kick {
-                    token: conn.token,
-                    generation: conn.generation,
-                    reason,
-                },
-            );
-        }
-        conns.len()
+        self.kick(&conns, reason)
     }
 
     /// Whether any session (online, or offline and persistent) subscribes to a filter

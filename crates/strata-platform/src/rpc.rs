@@ -603,19 +603,12 @@ impl Platform {
 mod tests {
     use super::*;
     use crate::registry::DeviceSpec;
-    use crate::test_support::platform;
-    use strata_store::Role;
+    use crate::test_support::{admin, platform};
 
     #[tokio::test(flavor = "multi_thread")]
     async fn a_device_keeps_a_bounded_queue_of_persistent_calls() {
         let (_dir, p) = platform().await;
-        let me = Principal {
-            tenant: p.default_tenant(),
-            user_id: Uuid::new_v4(),
-            username: "a".into(),
-            role: Role::Admin,
-            token_id: Uuid::new_v4(),
-        };
+        let me = admin(&p).await;
         let created = p
             .create_device(
                 &me,

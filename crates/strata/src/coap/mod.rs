@@ -563,14 +563,7 @@ impl Listener {
             return;
         }
         let keep_as = (request.method != Code::GET).then(|| (peer, request.path.clone()));
-        let Ok(permit) = Arc::clone(&self.context.in_flight).try_acquire_owned() else {
-            self.respond(
-                now,
-                &request.id,
-                None,
-                None,
-                Reply::error(Code::SERVICE_UNAVAILABLE, "server busy; retry later"),
-            );
+        let Some(permit) = self.permit_or_busy(now, &request) else {
             return;
         };
         let context = Arc::clone(&self.context);
@@ -744,6 +737,28 @@ impl Listener {
         }
     }
 
+    /// A permit to handle `request` in a task of its own, or `None` after answering 5.03
+    /// when `MAX_IN_FLIGHT` are running.
+    fn permit_or_busy(
+        &mut self,
+        now: u64,
+        request: &Request,
+    ) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        match Arc::clone(&self.context.in_flight).try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(_) => {
+                self.respond(
+                    now,
+                    &request.id,
+                    None,
+                    None,
+                    Reply::error(Code::SERVICE_UNAVAILABLE, "server busy; retry later"),
+                );
+                None
+            }
+        }
+    }
+
     /// Routes LwM2M traffic: registrations, bootstrap requests, firmware downloads. Returns
     /// the request back when it is not LwM2M.
     fn lwm2m_request(&mut self, now: u64, request: Request) -> Option<Request> {
@@ -752,16 +767,7 @@ impl Listener {
         };
         match request.path.first().map(String::as_str) {
             Some("rd") => {
-                let Ok(permit) = Arc::clone(&self.context.in_flight).try_acquire_owned() else {
-                    self.respond(
-                        now,
-                        &request.id,
-                        None,
-                        None,
-                        Reply::error(Code::SERVICE_UNAVAILABLE, "server busy; retry later"),
-                    );
-                    return None;
-                };
+                let permit = self.permit_or_busy(now, &request)?;
                 let context = Arc::clone(&self.context);
                 tokio::spawn(async move {
                     let _permit = permit;
@@ -792,16 +798,7 @@ impl Listener {
             Some("bs") if request.path.len() == 1 => {
                 // Anyone can send these: they take a permit like registrations do, so a flood
                 // cannot spawn without bound.
-                let Ok(permit) = Arc::clone(&self.context.in_flight).try_acquire_owned() else {
-                    self.respond(
-                        now,
-                        &request.id,
-                        None,
-                        None,
-                        Reply::error(Code::SERVICE_UNAVAILABLE, "server busy; retry later"),
-                    );
-                    return None;
-                };
+                let permit = self.permit_or_busy(now, &request)?;
                 let context = Arc::clone(&self.context);
                 tokio::spawn(async move {
                     let _permit = permit;
