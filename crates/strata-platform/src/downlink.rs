@@ -119,23 +119,22 @@ impl Links {
 
     /// Ends the device's connections on every link.
     pub(crate) fn disconnect(&self, device: &DeviceIdentity) {
-        let links = match self.links.read() {
-            Ok(links) => links.clone(),
-            Err(_) => return,
-        };
-        for link in links {
-            link.disconnect(device);
-        }
+        self.each(|link| link.disconnect(device));
     }
 
     /// Forgets a deleted device on every link.
     pub(crate) fn forget(&self, device: &DeviceIdentity) {
+        self.each(|link| link.forget(device));
+    }
+
+    /// Runs `f` on every link, outside the lock (a link may call back into the platform).
+    fn each(&self, f: impl Fn(&dyn DeviceLink)) {
         let links = match self.links.read() {
             Ok(links) => links.clone(),
             Err(_) => return,
         };
-        for link in links {
-            link.forget(device);
+        for link in &links {
+            f(link.as_ref());
         }
     }
 
