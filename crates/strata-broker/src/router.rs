@@ -766,6 +766,19 @@ mod tests {
         }
     }
 
+    /// A will on `w` with a will delay of `secs`.
+    fn delayed_will(secs: u32) -> Will {
+        let mut will = Will {
+            topic: "w".into(),
+            payload: "bye".into(),
+            qos: QoS::AtMostOnce,
+            retain: false,
+            properties: Default::default(),
+        };
+        will.properties.will_delay_interval = Some(secs);
+        will
+    }
+
     fn limits() -> RouterLimits {
         RouterLimits {
             max_queued: 2,
@@ -894,14 +907,7 @@ mod tests {
         // Offline, with a queued message and a delayed will: gone now, the will returned.
         let a = r.connect("a", false, 3600, conn(1), Some("device:1"));
         r.subscribe(a.key, "t", sub, None);
-        let mut will = Will {
-            topic: "w".into(),
-            payload: "bye".into(),
-            qos: QoS::AtMostOnce,
-            retain: false,
-            properties: Default::default(),
-        };
-        will.properties.will_delay_interval = Some(60);
+        let will = delayed_will(60);
         r.disconnect(a.key, conn(1), None, None, Some(will), 0, &mut Vec::new());
         r.route(
             1,
@@ -945,14 +951,7 @@ mod tests {
     fn delayed_will_is_cancelled_by_reconnect() {
         let mut r = Router::new(limits());
         let a = r.connect("a", false, 100, conn(1), None);
-        let mut will = Will {
-            topic: "w".into(),
-            payload: "bye".into(),
-            qos: QoS::AtMostOnce,
-            retain: false,
-            properties: Default::default(),
-        };
-        will.properties.will_delay_interval = Some(5);
+        let will = delayed_will(5);
         assert!(
             r.disconnect(
                 a.key,

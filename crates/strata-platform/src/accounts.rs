@@ -316,6 +316,19 @@ impl Platform {
         .await
     }
 
+    /// Deletes ended (expired or revoked) sign-in sessions every hour, forever: every
+    /// sign-in adds one.
+    pub async fn run_session_pruning(self) {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = self.store().prune_sessions(now_millis()).await {
+                tracing::warn!(error = %e, "cannot prune ended sessions; will retry");
+            }
+        }
+    }
+
     /// Creates an API key for the caller.
     pub async fn create_api_key(
         &self,

@@ -569,7 +569,7 @@ impl Platform {
     }
 
     /// Marks calls past their expiry as expired, every second, forever; hourly, also prunes
-    /// old finished calls and ended sign-in sessions.
+    /// old finished calls.
     pub async fn run_rpc_expiry(self) {
         let mut tick = tokio::time::interval(SWEEP_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -581,10 +581,6 @@ impl Platform {
                 let before = now_millis() - KEEP_FINISHED.as_millis() as i64;
                 if let Err(e) = self.store().prune_rpc(before).await {
                     tracing::warn!(error = %e, "cannot prune old RPC calls; will retry");
-                }
-                // Every sign-in adds a session row: the dead ones go in the same hourly pass.
-                if let Err(e) = self.store().prune_sessions(now_millis()).await {
-                    tracing::warn!(error = %e, "cannot prune ended sessions; will retry");
                 }
             }
             match self.store().expire_rpc(now_millis()).await {

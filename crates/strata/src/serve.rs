@@ -173,6 +173,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     supervise("activity flush", move || p.clone().run_activity_flush());
     let p = platform.clone();
     supervise("RPC expiry", move || p.clone().run_rpc_expiry());
+    let p = platform.clone();
+    supervise("session pruning", move || p.clone().run_session_pruning());
     if let Some((handle, _)) = &broker {
         tokio::spawn(crate::mqtt::save_periodically(
             handle.clone(),
